@@ -1,0 +1,43 @@
+/*
+ * A flow: one source queue forwarded to one Kafka topic, run by one thread
+ * that owns the source connection, the converter and the Kafka producer.
+ *
+ * The thread multiplexes with poll(2) over the source socket and the sink's
+ * delivery-report descriptor: fetch -> convert -> send without waiting, and
+ * settle each source delivery only when its confirmation arrives. The
+ * source's prefetch window and the sink's max_in_flight bound the pipeline;
+ * acks go out in batches (see the source's ack_batch / ack_interval).
+ *
+ * Thread safety: cut_flow_create/destroy/start/join on the main thread;
+ * cut_flow_request_stop() from any thread (it only sets an atomic flag).
+ */
+#ifndef CUTOVER_FLOW_H
+#define CUTOVER_FLOW_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "settings.h"
+
+struct cut_flow;
+
+/** Counters, readable from any thread. */
+struct cut_flow_stats {
+    uint64_t received;   /**< deliveries fetched from the source */
+    uint64_t confirmed;  /**< confirmed by Kafka and settled ACCEPT */
+    uint64_t retried;    /**< given back to the source for redelivery */
+    uint64_t rejected;   /**< refused for good (poison) */
+};
+
+/** Create the flow's source, sink and converter (no connection yet). @p cfg is borrowed. */
+int cut_flow_create(struct cut_flow **flow, const struct cut_settings *settings,
+                    const struct cut_flow_cfg *cfg, struct cut_err *err);
+int cut_flow_start(struct cut_flow *flow, struct cut_err *err);
+void cut_flow_request_stop(struct cut_flow *flow);
+/** Wait for the thread; returns CUT_OK when it drained cleanly. */
+int cut_flow_join(struct cut_flow *flow);
+void cut_flow_stats(const struct cut_flow *flow, struct cut_flow_stats *stats);
+const char *cut_flow_name(const struct cut_flow *flow);
+void cut_flow_destroy(struct cut_flow *flow); /**< accepts NULL; join first */
+
+#endif

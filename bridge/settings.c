@@ -1,0 +1,490 @@
+/*
+ * cutover.yaml: the top-level sections, the named connections and the flows.
+ * Each section is checked with a key table; the connectors' own tables check
+ * their sections, found through the registry by protocol name, so a new
+ * protocol needs no change here.
+ *
+ * Loading goes on after every problem (a bad connection still lets its flows'
+ * other keys be checked) so that `cutover validate` lists everything at once.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cutover/log.h"
+#include "settings.h"
+
+/* log_level is stored as the index of its name: keep the two in step. */
+static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+_Static_assert(CUT_LOG_DEBUG == 0 && CUT_LOG_INFO == 1 && CUT_LOG_WARN == 2 && CUT_LOG_ERROR == 3,
+               "log_level_names must follow enum cut_log_level");
+
+static const struct cut_cfg_key bridge_keys[] = {
+    {.name = "name",
+     .type = CUT_CFG_STRING,
+     .offset = offsetof(struct cut_settings, name),
+     .def = "cutover",
+     .desc = "name of this bridge instance, in logs, metrics and reports"},
+    {.name = "log_level",
+     .type = CUT_CFG_ENUM,
+     .offset = offsetof(struct cut_settings, log_level),
+     .def = "info",
+     .choices = log_level_names,
+     .desc = "lowest level of the log lines written to stderr"},
+    {.name = "shutdown_timeout",
+     .type = CUT_CFG_MS,
+     .offset = offsetof(struct cut_settings, shutdown_timeout_ms),
+     .def = "30s",
+     .min = 1000,
+     .max = 600000,
+     .desc = "how long shutdown waits for in-flight confirmations before it gives up"},
+    {.name = NULL},
+};
+
+/* The top level itself; the other sections are walked by hand below. */
+static const struct cut_cfg_key top_keys[] = {
+    {.name = "kafka",
+     .type = CUT_CFG_PROPS,
+     .offset = offsetof(struct cut_settings, kafka),
+     .desc = "librdkafka properties (bootstrap.servers, security.protocol, ...), "
+             "passed to librdkafka as they are; needed when there is a flow"},
+    {.name = NULL},
+};
+static const char *const top_skip[] = {"bridge", "connections", "flows", NULL};
+
+/* A flow has no keys of its own yet, only sections: this table reports typos there. */
+static const struct cut_cfg_key no_keys[] = {{.name = NULL}};
+static const char *const flow_sections[] = {"source", "kafka", NULL};
+static const char *const conn_skip[] = {"protocol", NULL};
+static const char *const source_skip[] = {"connection", NULL};
+
+/* Names end up in logs, metric labels and URLs: keep them to a safe alphabet. */
+static int name_ok(const char *name)
+{
+    if (name[0] == '\0') {
+        return 0;
+    }
+    for (const char *p = name; *p != '\0'; p++) {
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *kind_desc(const struct cut_node *node)
+{
+    return node->kind == CUT_NODE_MAP   ? "a map"
+           : node->kind == CUT_NODE_SEQ ? "a list"
+                                        : "a scalar";
+}
+
+/* The line of @p key in @p map, or @p fallback when it is not there. */
+static int key_line(const struct cut_node *map, const char *key, int fallback)
+{
+    for (size_t i = 0; map != NULL && map->kind == CUT_NODE_MAP && i < map->n; i++) {
+        if (strcmp(map->pairs[i].key, key) == 0) {
+            return map->pairs[i].key_line;
+        }
+    }
+    return fallback;
+}
+
+static char *join(const char *a, const char *b)
+{
+    char *path = NULL;
+    return asprintf(&path, "%s.%s", a, b) < 0 ? NULL : path;
+}
+
+/* "amqp091, kafka": for the message about an unknown protocol. */
+static void protocol_list(char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; cut_connectors[i] != NULL && len < size; i++) {
+        int n = snprintf(out + len, size - len, "%s%s", i ? ", " : "", cut_connectors[i]->protocol);
+        len += n > 0 ? (size_t)n : 0;
+    }
+}
+
+static void conn_list(const struct cut_settings *s, char *out, size_t size)
+{
+    size_t len = 0;
+    snprintf(out, size, "no connections are defined");
+    for (size_t i = 0; i < s->n_conns && len < size; i++) {
+        int n = snprintf(out + len, size - len, "%s%s", i ? ", " : "defined: ", s->conns[i].name);
+        len += n > 0 ? (size_t)n : 0;
+    }
+}
+
+/* Check a section that must be a map; a missing one is reported at @p line. */
+static const struct cut_node *section(const struct cut_node *parent, const char *name,
+                                      const char *path, int line, const struct cut_cfg_ctx *ctx,
+                                      int *nerr)
+{
+    const struct cut_node *node = cut_node_get(parent, name);
+    if (node == NULL || cut_node_is_null(node)) {
+        cut_cfg_error(ctx->errs, ctx->file, line, path, "missing required key \"%s\"", name);
+        (*nerr)++;
+        return NULL;
+    }
+    if (node->kind != CUT_NODE_MAP) {
+        char *sub = join(path, name);
+        cut_cfg_error(ctx->errs, ctx->file, node->line, sub ? sub : path, "expected a map, got %s",
+                      kind_desc(node));
+        free(sub);
+        (*nerr)++;
+        return NULL;
+    }
+    return node;
+}
+
+static int load_conn(struct cut_conn_cfg *conn, const struct cut_node *value, const char *path,
+                     const struct cut_cfg_ctx *ctx)
+{
+    char list[256];
+    int nerr = 0;
+
+    if (!name_ok(conn->name)) {
+        cut_cfg_error(ctx->errs, ctx->file, conn->line, path,
+                      "invalid connection name (use letters, digits, '.', '_' and '-')");
+        nerr++;
+    }
+    if (value == NULL || value->kind != CUT_NODE_MAP) {
+        cut_cfg_error(ctx->errs, ctx->file, value ? value->line : conn->line, path,
+                      "expected a map with \"protocol\" and its settings, got %s",
+                      cut_node_is_null(value) ? "nothing" : kind_desc(value));
+        return nerr + 1;
+    }
+    const struct cut_node *proto = cut_node_get(value, "protocol");
+    if (proto == NULL || cut_node_is_null(proto)) {
+        protocol_list(list, sizeof(list));
+        cut_cfg_error(ctx->errs, ctx->file, conn->line, path,
+                      "missing required key \"protocol\" (registered: %s)", list);
+        return nerr + 1;
+    }
+    char *sub = join(path, "protocol");
+    if (proto->kind != CUT_NODE_SCALAR) {
+        cut_cfg_error(ctx->errs, ctx->file, proto->line, sub ? sub : path,
+                      "expected a protocol name, got %s", kind_desc(proto));
+        nerr++;
+        goto out;
+    }
+    const struct cut_connector *connector = cut_connector_find(proto->scalar);
+    if (connector == NULL) {
+        protocol_list(list, sizeof(list));
+        cut_cfg_error(ctx->errs, ctx->file, proto->line, sub ? sub : path,
+                      "unknown protocol \"%s\" (registered: %s)", proto->scalar, list);
+        nerr++;
+        goto out;
+    }
+    conn->settings = calloc(1, connector->conn_size ? connector->conn_size : 1);
+    if (conn->settings == NULL) {
+        cut_cfg_error(ctx->errs, ctx->file, conn->line, path, "out of memory");
+        nerr++;
+        goto out;
+    }
+    conn->connector = connector;
+    nerr += cut_cfg_apply(connector->conn_keys ? connector->conn_keys : no_keys, value,
+                          conn->settings, path, conn_skip, ctx);
+out:
+    free(sub);
+    return nerr;
+}
+
+static int load_conns(struct cut_settings *s, const struct cut_node *node,
+                      const struct cut_cfg_ctx *ctx)
+{
+    int nerr = 0;
+
+    if (node == NULL || cut_node_is_null(node)) {
+        return 0;
+    }
+    if (node->kind != CUT_NODE_MAP) {
+        cut_cfg_error(ctx->errs, ctx->file, node->line, "connections",
+                      "expected a map of NAME: {protocol: ..., ...}, got %s", kind_desc(node));
+        return 1;
+    }
+    s->conns = calloc(node->n ? node->n : 1, sizeof(*s->conns));
+    if (s->conns == NULL) {
+        cut_cfg_error(ctx->errs, ctx->file, node->line, "connections", "out of memory");
+        return 1;
+    }
+    for (size_t i = 0; i < node->n; i++) {
+        struct cut_conn_cfg *conn = &s->conns[s->n_conns];
+        char *path = join("connections", node->pairs[i].key);
+        conn->name = strdup(node->pairs[i].key);
+        conn->line = node->pairs[i].key_line;
+        if (path == NULL || conn->name == NULL) {
+            cut_cfg_error(ctx->errs, ctx->file, conn->line, "connections", "out of memory");
+            free(conn->name);
+            free(path);
+            conn->name = NULL;
+            nerr++;
+            continue;
+        }
+        s->n_conns++;
+        nerr += load_conn(conn, node->pairs[i].value, path, ctx);
+        free(path);
+    }
+    return nerr;
+}
+
+static const struct cut_conn_cfg *conn_find(const struct cut_settings *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_conns; i++) {
+        if (strcmp(s->conns[i].name, name) == 0) {
+            return &s->conns[i];
+        }
+    }
+    return NULL;
+}
+
+static int load_source(const struct cut_settings *s, struct cut_flow_cfg *flow,
+                       const struct cut_node *source, const char *path,
+                       const struct cut_cfg_ctx *ctx)
+{
+    char list[256];
+    int nerr = 0;
+    int line = key_line(source, "connection", source->line);
+    const struct cut_node *cname = cut_node_get(source, "connection");
+    char *sub = join(path, "connection");
+
+    if (cname == NULL || cut_node_is_null(cname)) {
+        cut_cfg_error(ctx->errs, ctx->file, line, path, "missing required key \"connection\"");
+        nerr++;
+        goto out;
+    }
+    if (cname->kind != CUT_NODE_SCALAR) {
+        cut_cfg_error(ctx->errs, ctx->file, cname->line, sub ? sub : path,
+                      "expected the name of a connection, got %s", kind_desc(cname));
+        nerr++;
+        goto out;
+    }
+    const struct cut_conn_cfg *conn = conn_find(s, cname->scalar);
+    if (conn == NULL) {
+        conn_list(s, list, sizeof(list));
+        cut_cfg_error(ctx->errs, ctx->file, cname->line, sub ? sub : path,
+                      "unknown connection \"%s\" (%s)", cname->scalar, list);
+        nerr++;
+        goto out;
+    }
+    if (conn->connector == NULL) {
+        goto out; /* its protocol is wrong, and that has been reported already */
+    }
+    if (conn->connector->source == NULL || conn->connector->source_keys == NULL) {
+        cut_cfg_error(ctx->errs, ctx->file, cname->line, sub ? sub : path,
+                      "connection \"%s\" uses protocol \"%s\", which cannot be a flow source",
+                      conn->name, conn->connector->protocol);
+        nerr++;
+        goto out;
+    }
+    size_t size = conn->connector->source_size;
+    flow->source_settings = calloc(1, size ? size : 1);
+    if (flow->source_settings == NULL) {
+        cut_cfg_error(ctx->errs, ctx->file, source->line, path, "out of memory");
+        nerr++;
+        goto out;
+    }
+    flow->source_conn = conn;
+    nerr += cut_cfg_apply(conn->connector->source_keys, source, flow->source_settings, path,
+                          source_skip, ctx);
+out:
+    free(sub);
+    return nerr;
+}
+
+static int load_flow(const struct cut_settings *s, struct cut_flow_cfg *flow,
+                     const struct cut_node *value, const char *path, const struct cut_cfg_ctx *ctx)
+{
+    const struct cut_connector *kafka = cut_connector_find("kafka");
+    const struct cut_node *node;
+    int nerr = 0;
+
+    if (!name_ok(flow->name)) {
+        cut_cfg_error(ctx->errs, ctx->file, flow->line, path,
+                      "invalid flow name (use letters, digits, '.', '_' and '-')");
+        nerr++;
+    }
+    if (value == NULL || value->kind != CUT_NODE_MAP) {
+        cut_cfg_error(ctx->errs, ctx->file, value ? value->line : flow->line, path,
+                      "expected a map with \"source\" and \"kafka\", got %s",
+                      cut_node_is_null(value) ? "nothing" : kind_desc(value));
+        return nerr + 1;
+    }
+    nerr += cut_cfg_apply(no_keys, value, flow, path, flow_sections, ctx);
+
+    node = section(value, "source", path, flow->line, ctx, &nerr);
+    if (node != NULL) {
+        char *sub = join(path, "source");
+        nerr += load_source(s, flow, node, sub ? sub : path, ctx);
+        free(sub);
+    }
+
+    node = section(value, "kafka", path, flow->line, ctx, &nerr);
+    if (node != NULL && (kafka == NULL || kafka->sink_keys == NULL)) {
+        /* A build without the Kafka connector cannot run any flow. */
+        cut_cfg_error(ctx->errs, ctx->file, node->line, path,
+                      "this build has no kafka connector to send to");
+        nerr++;
+    } else if (node != NULL) {
+        char *sub = join(path, "kafka");
+        flow->kafka_settings = calloc(1, kafka->sink_size ? kafka->sink_size : 1);
+        if (flow->kafka_settings == NULL || sub == NULL) {
+            cut_cfg_error(ctx->errs, ctx->file, node->line, path, "out of memory");
+            nerr++;
+        } else {
+            flow->kafka = kafka;
+            nerr += cut_cfg_apply(kafka->sink_keys, node, flow->kafka_settings, sub, NULL, ctx);
+        }
+        free(sub);
+    }
+    return nerr;
+}
+
+static int load_flows(struct cut_settings *s, const struct cut_node *node,
+                      const struct cut_cfg_ctx *ctx)
+{
+    int nerr = 0;
+
+    if (node == NULL || cut_node_is_null(node)) {
+        return 0;
+    }
+    if (node->kind != CUT_NODE_MAP) {
+        cut_cfg_error(ctx->errs, ctx->file, node->line, "flows",
+                      "expected a map of NAME: {source: ..., kafka: ...}, got %s", kind_desc(node));
+        return 1;
+    }
+    s->flows = calloc(node->n ? node->n : 1, sizeof(*s->flows));
+    if (s->flows == NULL) {
+        cut_cfg_error(ctx->errs, ctx->file, node->line, "flows", "out of memory");
+        return 1;
+    }
+    for (size_t i = 0; i < node->n; i++) {
+        struct cut_flow_cfg *flow = &s->flows[s->n_flows];
+        char *path = join("flows", node->pairs[i].key);
+        flow->name = strdup(node->pairs[i].key);
+        flow->line = node->pairs[i].key_line;
+        if (path == NULL || flow->name == NULL) {
+            cut_cfg_error(ctx->errs, ctx->file, flow->line, "flows", "out of memory");
+            free(flow->name);
+            free(path);
+            flow->name = NULL;
+            nerr++;
+            continue;
+        }
+        s->n_flows++;
+        nerr += load_flow(s, flow, node->pairs[i].value, path, ctx);
+        free(path);
+    }
+    return nerr;
+}
+
+int cut_settings_load(const char *path, struct cut_settings *s, struct cut_cfg_errors *errs)
+{
+    struct cut_cfg_ctx ctx = {.file = path, .errs = errs};
+    size_t before = errs->n;
+    struct cut_node *root = NULL;
+    int nerr = 0;
+
+    s->file = strdup(path);
+    if (s->file == NULL) {
+        cut_cfg_error(errs, path, 0, NULL, "out of memory");
+        nerr++;
+        goto out;
+    }
+    root = cut_yaml_load(path, errs);
+    if (root == NULL) {
+        nerr++;
+        goto out;
+    }
+    if (root->kind != CUT_NODE_MAP) {
+        cut_cfg_error(errs, path, root->line, NULL,
+                      "expected a map of sections (bridge, kafka, connections, flows), got %s",
+                      kind_desc(root));
+        nerr++;
+        goto out;
+    }
+    nerr += cut_cfg_apply(top_keys, root, s, "", top_skip, &ctx);
+    nerr += cut_cfg_apply(bridge_keys, cut_node_get(root, "bridge"), s, "bridge", NULL, &ctx);
+    /* Connections first, whatever the order in the file: flows refer to them. */
+    nerr += load_conns(s, cut_node_get(root, "connections"), &ctx);
+    nerr += load_flows(s, cut_node_get(root, "flows"), &ctx);
+
+    const struct cut_node *kafka = cut_node_get(root, "kafka");
+    if (s->n_flows > 0 && (kafka == NULL || cut_node_is_null(kafka))) {
+        cut_cfg_error(errs, path, key_line(root, "flows", 0), NULL,
+                      "missing required key \"kafka\" (the librdkafka properties of the "
+                      "flows' Kafka producer, bootstrap.servers at least)");
+        nerr++;
+    }
+out:
+    cut_node_destroy(root);
+    /* Count what was reported, but never claim success after a failure we saw. */
+    if ((size_t)nerr < errs->n - before) {
+        nerr = (int)(errs->n - before);
+    }
+    return nerr;
+}
+
+void cut_settings_fini(struct cut_settings *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    /* Flows first: they borrow the connections. */
+    for (size_t i = 0; i < s->n_flows; i++) {
+        struct cut_flow_cfg *flow = &s->flows[i];
+        if (flow->source_conn != NULL && flow->source_settings != NULL) {
+            cut_cfg_release(flow->source_conn->connector->source_keys, flow->source_settings);
+        }
+        if (flow->kafka != NULL && flow->kafka_settings != NULL) {
+            cut_cfg_release(flow->kafka->sink_keys, flow->kafka_settings);
+        }
+        free(flow->source_settings);
+        free(flow->kafka_settings);
+        free(flow->name);
+    }
+    free(s->flows);
+    for (size_t i = 0; i < s->n_conns; i++) {
+        struct cut_conn_cfg *conn = &s->conns[i];
+        if (conn->connector != NULL && conn->settings != NULL) {
+            cut_cfg_release(conn->connector->conn_keys, conn->settings);
+        }
+        free(conn->settings);
+        free(conn->name);
+    }
+    free(s->conns);
+    cut_cfg_release(bridge_keys, s);
+    cut_cfg_release(top_keys, s);
+    free(s->file);
+    memset(s, 0, sizeof(*s));
+}
+
+void cut_settings_doc(void *out)
+{
+    FILE *fp = out;
+
+    fputs("## cutover.yaml\n\n", fp);
+    cut_cfg_doc(bridge_keys, "bridge", fp);
+    cut_cfg_doc(top_keys, "(top level)", fp);
+    for (size_t i = 0; cut_connectors[i] != NULL; i++) {
+        const struct cut_connector *c = cut_connectors[i];
+        char title[128];
+        if (c->conn_keys != NULL && c->conn_keys[0].name != NULL) {
+            snprintf(title, sizeof(title), "connections.NAME (protocol: %s)", c->protocol);
+            fprintf(fp, "### `%s`\n\n`protocol` (required): `%s`\n\n", title, c->protocol);
+            cut_cfg_doc(c->conn_keys, NULL, fp);
+        }
+        if (c->source != NULL && c->source_keys != NULL) {
+            snprintf(title, sizeof(title), "flows.NAME.source (protocol: %s)", c->protocol);
+            fprintf(fp, "### `%s`\n\n`connection` (required): the name of a connection\n\n", title);
+            cut_cfg_doc(c->source_keys, NULL, fp);
+        }
+        if (strcmp(c->protocol, "kafka") == 0 && c->sink_keys != NULL) {
+            cut_cfg_doc(c->sink_keys, "flows.NAME.kafka", fp);
+        }
+    }
+}

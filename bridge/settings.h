@@ -1,0 +1,62 @@
+/*
+ * The loaded cutover.yaml: bridge settings, the free-form `kafka:` properties,
+ * named legacy connections and flows. Built once on the main thread by
+ * cut_settings_load(), read-only afterwards.
+ *
+ *   bridge:       name, log_level, shutdown_timeout      (bridge_keys)
+ *   kafka:        free-form librdkafka properties, passed as they are
+ *   connections:  NAME: { protocol: amqp091, ...the connector's conn_keys }
+ *   flows:        NAME: { source: { connection: NAME, ...the connector's source_keys },
+ *                         kafka:  { ...the kafka connector's sink_keys } }
+ */
+#ifndef CUTOVER_SETTINGS_H
+#define CUTOVER_SETTINGS_H
+
+#include <stdint.h>
+
+#include "cutover/config.h"
+#include "cutover/connector.h"
+
+struct cut_conn_cfg {
+    char *name;
+    int line;
+    const struct cut_connector *connector;
+    void *settings;              /**< connector->conn_size bytes, filled by conn_keys */
+};
+
+struct cut_flow_cfg {
+    char *name;
+    int line;
+    const struct cut_conn_cfg *source_conn; /**< borrowed from cut_settings.conns */
+    void *source_settings;       /**< source_conn->connector->source_size bytes */
+    const struct cut_connector *kafka;      /**< the kafka connector */
+    void *kafka_settings;        /**< kafka->sink_size bytes, filled by its sink_keys */
+};
+
+struct cut_settings {
+    char *file;
+    char *name;
+    int log_level;               /**< enum cut_log_level */
+    int64_t shutdown_timeout_ms; /**< bound on waiting for in-flight confirmations */
+    struct cut_kv_list kafka;    /**< free-form librdkafka properties */
+    struct cut_conn_cfg *conns;
+    size_t n_conns;
+    struct cut_flow_cfg *flows;
+    size_t n_flows;
+};
+
+/**
+ * Load and check @p path. Every problem is appended to @p errs; returns the
+ * number of errors (0 = usable). @p s must be zeroed by the caller and is
+ * released with cut_settings_fini() in every case.
+ */
+int cut_settings_load(const char *path, struct cut_settings *s, struct cut_cfg_errors *errs);
+void cut_settings_fini(struct cut_settings *s);
+
+/**
+ * Write the reference of every key of cutover.yaml as Markdown to @p out
+ * (FILE *): the bridge's own tables and those of every registered connector.
+ */
+void cut_settings_doc(void *out);
+
+#endif
