@@ -14,7 +14,7 @@
  * flag are served promptly, long enough to cost nothing when idle. */
 #define FLOW_POLL_MS 20
 /* Messages moved per loop turn before confirmations are served again. */
-#define FLOW_BURST 512
+#define FLOW_BURST          512
 #define FLOW_STATS_EVERY_MS 10000
 
 struct cut_flow {
@@ -52,8 +52,7 @@ static int64_t now_ms(void)
 
 /* Called by the sink from inside its poll(), on the flow thread: the only
  * place where a source delivery is settled ACCEPT. */
-static void flow_on_confirm(void *opaque, cut_token_t token, int status,
-                            const struct cut_err *err)
+static void flow_on_confirm(void *opaque, cut_token_t token, int status, const struct cut_err *err)
 {
     struct cut_flow *flow = opaque;
     struct cut_err serr;
@@ -187,8 +186,10 @@ static int flow_drain(struct cut_flow *flow)
     }
     size_t left = flow->sink_ops->in_flight(flow->sink);
     if (left > 0) {
-        cut_log_warn(name, "%zu messages still unconfirmed after %lld ms; they stay unacked and "
-                     "will be redelivered", left, (long long)flow->settings->shutdown_timeout_ms);
+        cut_log_warn(name,
+                     "%zu messages still unconfirmed after %lld ms; they stay unacked and "
+                     "will be redelivered",
+                     left, (long long)flow->settings->shutdown_timeout_ms);
         rc = CUT_ERETRY;
     }
     if (flow->src_ops->flush(flow->src, &err) != CUT_OK) {

@@ -23,10 +23,10 @@ struct cut_flow;
 
 /** Counters, readable from any thread. */
 struct cut_flow_stats {
-    uint64_t received;   /**< deliveries fetched from the source */
-    uint64_t confirmed;  /**< confirmed by Kafka and settled ACCEPT */
-    uint64_t retried;    /**< given back to the source for redelivery */
-    uint64_t rejected;   /**< refused for good (poison) */
+    uint64_t received;  /**< deliveries fetched from the source */
+    uint64_t confirmed; /**< confirmed by Kafka and settled ACCEPT */
+    uint64_t retried;   /**< given back to the source for redelivery */
+    uint64_t rejected;  /**< refused for good (poison) */
 };
 
 /** Create the flow's source, sink and converter (no connection yet). @p cfg is borrowed. */

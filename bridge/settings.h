@@ -21,16 +21,16 @@ struct cut_conn_cfg {
     char *name;
     int line;
     const struct cut_connector *connector;
-    void *settings;              /**< connector->conn_size bytes, filled by conn_keys */
+    void *settings; /**< connector->conn_size bytes, filled by conn_keys */
 };
 
 struct cut_flow_cfg {
     char *name;
     int line;
     const struct cut_conn_cfg *source_conn; /**< borrowed from cut_settings.conns */
-    void *source_settings;       /**< source_conn->connector->source_size bytes */
+    void *source_settings;                  /**< source_conn->connector->source_size bytes */
     const struct cut_connector *kafka;      /**< the kafka connector */
-    void *kafka_settings;        /**< kafka->sink_size bytes, filled by its sink_keys */
+    void *kafka_settings;                   /**< kafka->sink_size bytes, filled by its sink_keys */
 };
 
 struct cut_settings {

@@ -66,19 +66,34 @@ int main(int argc, char **argv)
         {"size", required_argument, NULL, 's'},  {"depth", no_argument, NULL, 'd'},
         {"purge", no_argument, NULL, 'P'},       {NULL, 0, NULL, 0},
     };
-    const char *url = "amqp://guest:guest@127.0.0.1:5672/", *queue = NULL, *prefix = "m";
+    const char *url = "amqp://guest:guest@127.0.0.1:5672/%2F", *queue = NULL, *prefix = "m";
     long count = 0, size = 64;
     int depth = 0, purge = 0, c;
     while ((c = getopt_long(argc, argv, "u:q:n:p:s:dP", opts, NULL)) != -1) {
         switch (c) {
-        case 'u': url = optarg; break;
-        case 'q': queue = optarg; break;
-        case 'n': count = atol(optarg); break;
-        case 'p': prefix = optarg; break;
-        case 's': size = atol(optarg); break;
-        case 'd': depth = 1; break;
-        case 'P': purge = 1; break;
-        default: return 2;
+        case 'u':
+            url = optarg;
+            break;
+        case 'q':
+            queue = optarg;
+            break;
+        case 'n':
+            count = atol(optarg);
+            break;
+        case 'p':
+            prefix = optarg;
+            break;
+        case 's':
+            size = atol(optarg);
+            break;
+        case 'd':
+            depth = 1;
+            break;
+        case 'P':
+            purge = 1;
+            break;
+        default:
+            return 2;
         }
     }
     if (queue == NULL || (!depth && count <= 0) || size < 16) {
@@ -99,13 +114,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "cut-gen: cannot connect to %s:%d\n", ci.host, ci.port);
         return 1;
     }
-    die_reply(amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user,
-                         ci.password), "login");
+    die_reply(
+        amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
+        "login");
     amqp_channel_open(conn, 1);
     die_reply(amqp_get_rpc_reply(conn), "channel.open");
 
-    amqp_queue_declare_ok_t *ok = amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue), depth,
-                                                     1, 0, 0, amqp_empty_table);
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue), depth, 1, 0, 0, amqp_empty_table);
     die_reply(amqp_get_rpc_reply(conn), "queue.declare");
     if (depth) {
         printf("%" PRIu32 "\n", ok->message_count);
@@ -128,9 +144,9 @@ int main(int argc, char **argv)
         int n = snprintf(body, (size_t)size, "{\"id\":\"%s\",\"seq\":%ld}", id, seq);
         memset(body + n, ' ', (size_t)(size - n)); /* pad to the asked size */
 
-        hdrs[0] = (amqp_table_entry_t){.key = amqp_cstring_bytes("flow"),
-                                       .value = {.kind = AMQP_FIELD_KIND_UTF8,
-                                                 .value.bytes = amqp_cstring_bytes(prefix)}};
+        hdrs[0] = (amqp_table_entry_t){
+            .key = amqp_cstring_bytes("flow"),
+            .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(prefix)}};
         hdrs[1] = (amqp_table_entry_t){.key = amqp_cstring_bytes("seq"),
                                        .value = {.kind = AMQP_FIELD_KIND_I64, .value.i64 = seq}};
         amqp_basic_properties_t props = {

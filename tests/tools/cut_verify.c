@@ -36,9 +36,12 @@ static long parse_seq(const char *id, size_t len, const char *prefix, long count
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"bootstrap", required_argument, NULL, 'b'}, {"topic", required_argument, NULL, 't'},
-        {"count", required_argument, NULL, 'n'},     {"prefix", required_argument, NULL, 'p'},
-        {"timeout", required_argument, NULL, 'T'},   {"allow-duplicates", no_argument, NULL, 'D'},
+        {"bootstrap", required_argument, NULL, 'b'},
+        {"topic", required_argument, NULL, 't'},
+        {"count", required_argument, NULL, 'n'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"allow-duplicates", no_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     const char *bootstrap = "127.0.0.1:9092", *topic = NULL, *prefix = "m";
@@ -46,13 +49,26 @@ int main(int argc, char **argv)
     int allow_dups = 0, c;
     while ((c = getopt_long(argc, argv, "b:t:n:p:T:D", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': bootstrap = optarg; break;
-        case 't': topic = optarg; break;
-        case 'n': count = atol(optarg); break;
-        case 'p': prefix = optarg; break;
-        case 'T': timeout_s = atol(optarg); break;
-        case 'D': allow_dups = 1; break;
-        default: return 2;
+        case 'b':
+            bootstrap = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'n':
+            count = atol(optarg);
+            break;
+        case 'p':
+            prefix = optarg;
+            break;
+        case 'T':
+            timeout_s = atol(optarg);
+            break;
+        case 'D':
+            allow_dups = 1;
+            break;
+        default:
+            return 2;
         }
     }
     if (topic == NULL || count <= 0) {

@@ -76,12 +76,12 @@ bool cut_node_is_null(const struct cut_node *node);
 /* ---- key tables ----------------------------------------------------------- */
 
 enum cut_cfg_type {
-    CUT_CFG_STRING,   /**< char * (heap, owned by the struct) */
-    CUT_CFG_INT,      /**< int64_t, within [min, max] */
-    CUT_CFG_BOOL,     /**< bool: true/false/yes/no/on/off */
-    CUT_CFG_MS,       /**< int64_t milliseconds: "250ms", "5s", "2m", "1h" or a bare number of ms */
-    CUT_CFG_ENUM,     /**< int: index into choices */
-    CUT_CFG_PROPS,    /**< struct cut_kv_list: a free-form map of scalars */
+    CUT_CFG_STRING, /**< char * (heap, owned by the struct) */
+    CUT_CFG_INT,    /**< int64_t, within [min, max] */
+    CUT_CFG_BOOL,   /**< bool: true/false/yes/no/on/off */
+    CUT_CFG_MS,     /**< int64_t milliseconds: "250ms", "5s", "2m", "1h" or a bare number of ms */
+    CUT_CFG_ENUM,   /**< int: index into choices */
+    CUT_CFG_PROPS,  /**< struct cut_kv_list: a free-form map of scalars */
 };
 
 /** A free-form list of string properties (librdkafka settings, say). */
@@ -101,13 +101,13 @@ const char *cut_kv_get(const struct cut_kv_list *list, const char *key);
 struct cut_cfg_key {
     const char *name;
     enum cut_cfg_type type;
-    size_t offset;               /**< offsetof the field in the settings struct */
-    const char *def;             /**< default as YAML text, NULL for none */
+    size_t offset;   /**< offsetof the field in the settings struct */
+    const char *def; /**< default as YAML text, NULL for none */
     bool required;
-    bool secret;                 /**< never printed, logged or returned */
-    int64_t min, max;            /**< CUT_CFG_INT / CUT_CFG_MS bounds (ignored when both 0) */
-    const char *const *choices;  /**< CUT_CFG_ENUM: NULL-terminated */
-    const char *desc;            /**< one line for the generated reference */
+    bool secret;                /**< never printed, logged or returned */
+    int64_t min, max;           /**< CUT_CFG_INT / CUT_CFG_MS bounds (ignored when both 0) */
+    const char *const *choices; /**< CUT_CFG_ENUM: NULL-terminated */
+    const char *desc;           /**< one line for the generated reference */
 };
 
 /** Context of one apply: which file, for error messages. */

@@ -28,9 +28,9 @@
 
 /** How a source delivery ends. */
 enum cut_outcome {
-    CUT_OUTCOME_ACCEPT,  /**< every required sink confirmed: remove from the source */
-    CUT_OUTCOME_RETRY,   /**< transient failure: give it back for redelivery */
-    CUT_OUTCOME_REJECT,  /**< poison: refuse it (broker DLQ or drop, per protocol) */
+    CUT_OUTCOME_ACCEPT, /**< every required sink confirmed: remove from the source */
+    CUT_OUTCOME_RETRY,  /**< transient failure: give it back for redelivery */
+    CUT_OUTCOME_REJECT, /**< poison: refuse it (broker DLQ or drop, per protocol) */
 };
 
 /** Connection state, visible to health and metrics. */
@@ -45,9 +45,9 @@ struct cut_sink;
 
 /** What a flow asks of a source. Settings point into the loaded config. */
 struct cut_source_params {
-    const char *flow;            /**< flow name, for logs; borrowed */
-    const void *conn_settings;   /**< the connection's settings (conn_keys struct); borrowed */
-    const void *settings;        /**< the flow's source settings (source_keys struct); borrowed */
+    const char *flow;          /**< flow name, for logs; borrowed */
+    const void *conn_settings; /**< the connection's settings (conn_keys struct); borrowed */
+    const void *settings;      /**< the flow's source settings (source_keys struct); borrowed */
 };
 
 struct cut_source_ops {
@@ -90,16 +90,16 @@ typedef void (*cut_confirm_cb)(void *opaque, cut_token_t token, int status,
                                const struct cut_err *err);
 
 struct cut_sink_params {
-    const char *flow;            /**< flow name, for logs; borrowed */
-    const void *conn_settings;   /**< connection settings; borrowed */
-    const void *settings;        /**< the flow's sink settings (sink_keys struct); borrowed */
-    cut_confirm_cb confirm;      /**< called from poll() on the owning thread */
-    void *opaque;                /**< passed to confirm */
+    const char *flow;          /**< flow name, for logs; borrowed */
+    const void *conn_settings; /**< connection settings; borrowed */
+    const void *settings;      /**< the flow's sink settings (sink_keys struct); borrowed */
+    cut_confirm_cb confirm;    /**< called from poll() on the owning thread */
+    void *opaque;              /**< passed to confirm */
 };
 
 /** Where and how one message goes; built by a converter. Borrowed by send(). */
 struct cut_record {
-    const char *dest;            /**< topic or queue; NULL = the sink's configured one */
+    const char *dest; /**< topic or queue; NULL = the sink's configured one */
     const void *key;
     size_t key_len;
     const void *value;
@@ -136,15 +136,15 @@ struct cut_sink_ops {
 
 /** A protocol: its name in config, its key tables and its ops. */
 struct cut_connector {
-    const char *protocol;                   /**< "amqp091", "amqp10", "kafka" */
-    const struct cut_cfg_key *conn_keys;    /**< keys of a connections: entry */
-    size_t conn_size;                       /**< size of the settings struct they fill */
-    const struct cut_cfg_key *source_keys;  /**< keys of a flow's source: section, or NULL */
+    const char *protocol;                  /**< "amqp091", "amqp10", "kafka" */
+    const struct cut_cfg_key *conn_keys;   /**< keys of a connections: entry */
+    size_t conn_size;                      /**< size of the settings struct they fill */
+    const struct cut_cfg_key *source_keys; /**< keys of a flow's source: section, or NULL */
     size_t source_size;
-    const struct cut_cfg_key *sink_keys;    /**< keys of a flow's sink section, or NULL */
+    const struct cut_cfg_key *sink_keys; /**< keys of a flow's sink section, or NULL */
     size_t sink_size;
-    const struct cut_source_ops *source;    /**< NULL when it cannot read */
-    const struct cut_sink_ops *sink;        /**< NULL when it cannot write */
+    const struct cut_source_ops *source; /**< NULL when it cannot read */
+    const struct cut_sink_ops *sink;     /**< NULL when it cannot write */
 };
 
 /** The connector registered under @p protocol, or NULL. Defined in connectors/registry.c. */

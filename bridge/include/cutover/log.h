@@ -21,8 +21,8 @@ void cut_log(enum cut_log_level level, const char *component, const char *fmt, .
     __attribute__((format(printf, 3, 4)));
 
 #define cut_log_debug(c, ...) cut_log(CUT_LOG_DEBUG, c, __VA_ARGS__)
-#define cut_log_info(c, ...) cut_log(CUT_LOG_INFO, c, __VA_ARGS__)
-#define cut_log_warn(c, ...) cut_log(CUT_LOG_WARN, c, __VA_ARGS__)
+#define cut_log_info(c, ...)  cut_log(CUT_LOG_INFO, c, __VA_ARGS__)
+#define cut_log_warn(c, ...)  cut_log(CUT_LOG_WARN, c, __VA_ARGS__)
 #define cut_log_error(c, ...) cut_log(CUT_LOG_ERROR, c, __VA_ARGS__)
 
 #endif

@@ -25,7 +25,7 @@ typedef uint64_t cut_token_t;
 enum cut_prop_type {
     CUT_PROP_NULL,
     CUT_PROP_BOOL,
-    CUT_PROP_INT,    /**< any signed integer up to 64 bits */
+    CUT_PROP_INT, /**< any signed integer up to 64 bits */
     CUT_PROP_DOUBLE,
     CUT_PROP_STRING,
     CUT_PROP_BYTES,
@@ -47,23 +47,23 @@ struct cut_prop {
 };
 
 struct cut_msg {
-    const void *body;   /**< body bytes, borrowed */
+    const void *body; /**< body bytes, borrowed */
     size_t body_len;
 
-    const char *message_id;     /**< stable id; never NULL once fetched */
+    const char *message_id; /**< stable id; never NULL once fetched */
     const char *correlation_id;
     const char *content_type;
-    const char *type;           /**< JMSType / AMQP 0-9-1 type */
-    int priority;               /**< 0..9, -1 when absent */
+    const char *type; /**< JMSType / AMQP 0-9-1 type */
+    int priority;     /**< 0..9, -1 when absent */
     bool durable;
-    int64_t timestamp_ms;       /**< creation time */
-    int64_t expiry_ms;          /**< absolute expiry */
-    uint32_t delivery_count;    /**< 0 on first delivery; 1 when only "redelivered" is known */
+    int64_t timestamp_ms;    /**< creation time */
+    int64_t expiry_ms;       /**< absolute expiry */
+    uint32_t delivery_count; /**< 0 on first delivery; 1 when only "redelivered" is known */
 
     const struct cut_prop *props; /**< application properties, borrowed */
     size_t n_props;
 
-    cut_token_t token;          /**< pass back to the source's settle() */
+    cut_token_t token; /**< pass back to the source's settle() */
 };
 
 #endif

@@ -19,20 +19,20 @@
 
 enum cut_status {
     CUT_OK = 0,
-    CUT_EAGAIN = -1,    /**< nothing to do now; call again later (not an error) */
-    CUT_ERETRY = -2,    /**< transient failure: retry the same operation */
-    CUT_EFULL = -3,     /**< back-pressure: slow the source down, retry later */
-    CUT_EINVAL = -4,    /**< bad input: the message or config is wrong, retry is useless */
-    CUT_EFATAL = -5,    /**< the connection or component is broken: rebuild it */
-    CUT_ENOMEM = -6,    /**< out of memory */
+    CUT_EAGAIN = -1, /**< nothing to do now; call again later (not an error) */
+    CUT_ERETRY = -2, /**< transient failure: retry the same operation */
+    CUT_EFULL = -3,  /**< back-pressure: slow the source down, retry later */
+    CUT_EINVAL = -4, /**< bad input: the message or config is wrong, retry is useless */
+    CUT_EFATAL = -5, /**< the connection or component is broken: rebuild it */
+    CUT_ENOMEM = -6, /**< out of memory */
 };
 
 #define CUT_ERR_MSG_MAX 512
 
 /** Details of a failure; fill with cut_err_set(). */
 struct cut_err {
-    int code;                   /**< one of enum cut_status */
-    char msg[CUT_ERR_MSG_MAX];  /**< NUL-terminated description */
+    int code;                  /**< one of enum cut_status */
+    char msg[CUT_ERR_MSG_MAX]; /**< NUL-terminated description */
 };
 
 /**
