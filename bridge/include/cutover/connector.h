@@ -7,7 +7,8 @@
  * Threading: a source or sink instance is owned by exactly one thread (its
  * flow's thread) from create to destroy. Every op must be called from that
  * thread. Confirmations arrive through the confirm callback, which a sink
- * calls only from inside its poll() op, i.e. on the owning thread. Library
+ * calls only from inside its poll(), flush() or destroy() ops, i.e. on the
+ * owning thread; the callback may call send() but not destroy(). Library
  * threads (librdkafka's, say) never call back into the bridge directly.
  *
  * Errors: ops return CUT_OK or a negative enum cut_status and fill err. A
@@ -114,13 +115,18 @@ struct cut_sink_ops {
     int (*create)(struct cut_sink **sink, const struct cut_sink_params *params,
                   struct cut_err *err);
     /**
-     * Queue @p rec for sending; never blocks for the peer. The outcome arrives
-     * later through the confirm callback with @p token. Returns CUT_EFULL when
-     * the sink's window is full (poll and try again), CUT_EFATAL when the
-     * connection is gone. Everything in @p rec is copied before returning.
+     * Queue one message for sending; never blocks for the peer. The outcome
+     * arrives later through the confirm callback with @p token. A Kafka sink
+     * sends @p rec (what the converter made of the message); a legacy sink
+     * sends @p msg itself, body and every header and property unchanged, to
+     * its configured destination (or rec->dest when rec is given and sets it).
+     * Returns CUT_EFULL when the sink's window is full (poll and try again),
+     * CUT_EFATAL when the connection is gone (it reconnects by itself, with
+     * backoff, on later calls), CUT_EINVAL when this message can never be
+     * sent. Everything in @p msg and @p rec is copied before returning.
      */
-    int (*send)(struct cut_sink *sink, const struct cut_record *rec, cut_token_t token,
-                struct cut_err *err);
+    int (*send)(struct cut_sink *sink, const struct cut_msg *msg, const struct cut_record *rec,
+                cut_token_t token, struct cut_err *err);
     /** Serve confirmations (calls confirm); waits at most @p timeout_ms. Returns how many. */
     int (*poll)(struct cut_sink *sink, int timeout_ms);
     /** File descriptor that becomes readable when confirmations wait, or -1. */
