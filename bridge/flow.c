@@ -9,6 +9,7 @@
 #include "cutover/converter.h"
 #include "cutover/log.h"
 #include "flow.h"
+#include "inflight.h"
 
 /* How long one poll(2) may sleep: short enough that batched acks and the stop
  * flag are served promptly, long enough to cost nothing when idle. */
@@ -17,18 +18,34 @@
 #define FLOW_BURST          512
 #define FLOW_STATS_EVERY_MS 10000
 
+#define FLOW_MAX_TARGETS 2
+
+struct cut_flow;
+
+/* One destination of the flow: the legacy target or Kafka. */
+struct flow_target {
+    struct cut_flow *flow;
+    const char *what; /* "legacy" or "kafka", for logs */
+    const struct cut_sink_ops *ops;
+    struct cut_sink *sink;
+    struct cut_sink_params params;
+    uint8_t bit;    /* its bit in the in-flight masks */
+    bool converted; /* sends the converter's record (Kafka) */
+};
+
 struct cut_flow {
     const struct cut_settings *settings;
     const struct cut_flow_cfg *cfg;
     const struct cut_source_ops *src_ops;
     struct cut_source *src;
-    const struct cut_sink_ops *sink_ops;
-    struct cut_sink *sink;
     const struct cut_converter_ops *conv_ops;
     struct cut_converter *conv;
-
     struct cut_source_params src_params;
-    struct cut_sink_params sink_params;
+
+    struct flow_target targets[FLOW_MAX_TARGETS];
+    size_t n_targets;
+    uint8_t all_mask;
+    struct cut_inflight inflight;
 
     pthread_t thread;
     bool started;
@@ -36,8 +53,10 @@ struct cut_flow {
     int result;
 
     /* A message fetched but refused by a full sink: kept (its borrowed data
-     * stays valid because we do not fetch again) and sent first next turn. */
+     * stays valid because we do not fetch again) and sent first next turn to
+     * the targets in held_mask, those that have not taken it yet. */
     bool held;
+    uint8_t held_mask;
     struct cut_msg held_msg;
 
     atomic_uint_fast64_t received, confirmed, retried, rejected;
@@ -50,63 +69,90 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Called by the sink from inside its poll(), on the flow thread: the only
- * place where a source delivery is settled ACCEPT. */
-static void flow_on_confirm(void *opaque, cut_token_t token, int status, const struct cut_err *err)
+static void flow_settle(struct cut_flow *flow, cut_token_t token, enum cut_outcome outcome)
 {
-    struct cut_flow *flow = opaque;
-    struct cut_err serr;
-    enum cut_outcome outcome;
-
-    if (status == CUT_OK) {
-        outcome = CUT_OUTCOME_ACCEPT;
-        atomic_fetch_add_explicit(&flow->confirmed, 1, memory_order_relaxed);
-    } else if (status == CUT_EINVAL) {
-        outcome = CUT_OUTCOME_REJECT;
-        atomic_fetch_add_explicit(&flow->rejected, 1, memory_order_relaxed);
-        cut_log_warn(flow->cfg->name, "Kafka refused a message for good, rejecting it: %s",
-                     err ? err->msg : "");
-    } else {
-        outcome = CUT_OUTCOME_RETRY;
-        atomic_fetch_add_explicit(&flow->retried, 1, memory_order_relaxed);
-        cut_log_debug(flow->cfg->name, "Kafka delivery failed, releasing for redelivery: %s",
-                      err ? err->msg : "");
-    }
-    if (flow->src_ops->settle(flow->src, token, outcome, &serr) != CUT_OK) {
-        cut_log_warn(flow->cfg->name, "settle failed: %s", serr.msg);
+    struct cut_err err;
+    atomic_uint_fast64_t *counter = outcome == CUT_OUTCOME_ACCEPT  ? &flow->confirmed
+                                    : outcome == CUT_OUTCOME_RETRY ? &flow->retried
+                                                                   : &flow->rejected;
+    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+    if (flow->src_ops->settle(flow->src, token, outcome, &err) != CUT_OK) {
+        cut_log_warn(flow->cfg->name, "settle failed: %s", err.msg);
     }
 }
 
-/* Forward one message; returns CUT_EFULL when the sink is full (keep it). */
-static int flow_forward(struct cut_flow *flow, const struct cut_msg *msg)
+/* One target's answer for @p token; the source delivery is settled when the
+ * last target owing an answer has given it. */
+static void flow_answer(struct cut_flow *flow, const struct flow_target *target, cut_token_t token,
+                        enum cut_outcome outcome)
 {
+    enum cut_outcome final;
+    if (cut_inflight_answer(&flow->inflight, token, target->bit, outcome, &final) == 1) {
+        flow_settle(flow, token, final);
+    }
+}
+
+/* Called by a sink from inside its poll(), flush() or destroy(), on the flow
+ * thread: the only place where a source delivery can become ACCEPT. */
+static void flow_on_confirm(void *opaque, cut_token_t token, int status, const struct cut_err *err)
+{
+    struct flow_target *target = opaque;
+    struct cut_flow *flow = target->flow;
+    enum cut_outcome outcome = CUT_OUTCOME_ACCEPT;
+
+    if (status == CUT_EINVAL) {
+        outcome = CUT_OUTCOME_REJECT;
+        cut_log_warn(flow->cfg->name, "%s refused a message for good, rejecting it: %s",
+                     target->what, err ? err->msg : "");
+    } else if (status != CUT_OK) {
+        outcome = CUT_OUTCOME_RETRY;
+        cut_log_debug(flow->cfg->name, "%s delivery failed, releasing for redelivery: %s",
+                      target->what, err ? err->msg : "");
+    }
+    flow_answer(flow, target, token, outcome);
+}
+
+/* Send the held message to every target still in held_mask. Returns
+ * CUT_EFULL when a target is full (the message stays held for it). */
+static int flow_forward(struct cut_flow *flow)
+{
+    const struct cut_msg *msg = &flow->held_msg;
     struct cut_record rec;
+    const struct cut_record *recp = NULL;
     struct cut_err err;
-    int rc = flow->conv_ops->convert(flow->conv, msg, &rec, &err);
-    if (rc == CUT_OK) {
-        rc = flow->sink_ops->send(flow->sink, &rec, msg->token, &err);
+
+    for (size_t i = 0; i < flow->n_targets; i++) {
+        struct flow_target *target = &flow->targets[i];
+        if (!(flow->held_mask & target->bit)) {
+            continue;
+        }
+        int rc = CUT_OK;
+        if (target->converted && recp == NULL) {
+            rc = flow->conv_ops->convert(flow->conv, msg, &rec, &err);
+            recp = rc == CUT_OK ? &rec : NULL;
+        }
+        if (rc == CUT_OK) {
+            rc = target->ops->send(target->sink, msg, target->converted ? recp : NULL, msg->token,
+                                   &err);
+        }
+        if (rc == CUT_EFULL || rc == CUT_EFATAL) {
+            /* Full, or the connection is being rebuilt: hold the message and
+             * wait on the sink rather than spin redeliveries through the
+             * source. */
+            return CUT_EFULL;
+        }
+        flow->held_mask &= (uint8_t)~target->bit;
+        if (rc == CUT_EINVAL) {
+            /* Dead-letter destinations arrive with the converters; until then
+             * the source's own refusal (broker DLQ) is the place for poison. */
+            cut_log_warn(flow->cfg->name, "message %s cannot go to %s, rejecting it: %s",
+                         msg->message_id, target->what, err.msg);
+            flow_answer(flow, target, msg->token, CUT_OUTCOME_REJECT);
+        } else if (rc != CUT_OK) {
+            flow_answer(flow, target, msg->token, CUT_OUTCOME_RETRY);
+        }
     }
-    switch (rc) {
-    case CUT_OK:
-    case CUT_EFULL:
-        return rc;
-    case CUT_EFATAL:
-        /* The producer is being rebuilt: hold the message and wait on the
-         * sink, rather than spinning redeliveries through the source. */
-        return CUT_EFULL;
-    case CUT_EINVAL:
-        /* Dead-letter destinations arrive with the converters; until then the
-         * source's own refusal (broker DLQ) is the safe place for poison. */
-        cut_log_warn(flow->cfg->name, "message %s cannot be forwarded, rejecting it: %s",
-                     msg->message_id, err.msg);
-        atomic_fetch_add_explicit(&flow->rejected, 1, memory_order_relaxed);
-        flow->src_ops->settle(flow->src, msg->token, CUT_OUTCOME_REJECT, &err);
-        return CUT_OK;
-    default:
-        atomic_fetch_add_explicit(&flow->retried, 1, memory_order_relaxed);
-        flow->src_ops->settle(flow->src, msg->token, CUT_OUTCOME_RETRY, &err);
-        return CUT_OK;
-    }
+    return CUT_OK;
 }
 
 /* Move up to FLOW_BURST messages from source to sink. Returns true when the
@@ -125,10 +171,15 @@ static bool flow_pump(struct cut_flow *flow)
                  * on a later fetch; nothing of the dead connection is acked. */
                 return false;
             }
+            if (cut_inflight_add(&flow->inflight, flow->held_msg.token, flow->all_mask) != CUT_OK) {
+                flow->src_ops->settle(flow->src, flow->held_msg.token, CUT_OUTCOME_RETRY, &err);
+                return false;
+            }
             flow->held = true;
+            flow->held_mask = flow->all_mask;
             atomic_fetch_add_explicit(&flow->received, 1, memory_order_relaxed);
         }
-        if (flow_forward(flow, &flow->held_msg) == CUT_EFULL) {
+        if (flow_forward(flow) == CUT_EFULL) {
             return false;
         }
         flow->held = false;
@@ -138,11 +189,13 @@ static bool flow_pump(struct cut_flow *flow)
 
 static void flow_wait(struct cut_flow *flow, bool want_source)
 {
-    struct pollfd fds[2];
+    struct pollfd fds[FLOW_MAX_TARGETS + 1];
     nfds_t n = 0;
-    int sfd = flow->sink_ops->fd(flow->sink);
-    if (sfd >= 0) {
-        fds[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    for (size_t i = 0; i < flow->n_targets; i++) {
+        int sfd = flow->targets[i].ops->fd(flow->targets[i].sink);
+        if (sfd >= 0) {
+            fds[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+        }
     }
     int qfd = want_source ? flow->src_ops->fd(flow->src) : -1;
     if (qfd >= 0) {
@@ -153,6 +206,22 @@ static void flow_wait(struct cut_flow *flow, bool want_source)
     }
 }
 
+static size_t flow_sink_in_flight(struct cut_flow *flow)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < flow->n_targets; i++) {
+        n += flow->targets[i].ops->in_flight(flow->targets[i].sink);
+    }
+    return n;
+}
+
+static void flow_poll_sinks(struct cut_flow *flow, int timeout_ms)
+{
+    for (size_t i = 0; i < flow->n_targets; i++) {
+        flow->targets[i].ops->poll(flow->targets[i].sink, i == 0 ? timeout_ms : 0);
+    }
+}
+
 static void flow_log_stats(struct cut_flow *flow)
 {
     struct cut_flow_stats st;
@@ -160,8 +229,7 @@ static void flow_log_stats(struct cut_flow *flow)
     cut_log_info(flow->cfg->name,
                  "received=%llu confirmed=%llu retried=%llu rejected=%llu in_flight=%zu",
                  (unsigned long long)st.received, (unsigned long long)st.confirmed,
-                 (unsigned long long)st.retried, (unsigned long long)st.rejected,
-                 flow->sink_ops->in_flight(flow->sink));
+                 (unsigned long long)st.retried, (unsigned long long)st.rejected, flow->inflight.n);
 }
 
 /* Stop consuming, wait (bounded) for the confirmations of what is in flight,
@@ -177,14 +245,20 @@ static int flow_drain(struct cut_flow *flow)
         cut_log_debug(name, "pause on shutdown: %s", err.msg);
     }
     if (flow->held) {
-        flow->src_ops->settle(flow->src, flow->held_msg.token, CUT_OUTCOME_RETRY, &err);
+        /* The targets that never got it answer RETRY now; the others still
+         * confirm, and the delivery is released once they have. */
+        for (size_t i = 0; i < flow->n_targets; i++) {
+            if (flow->held_mask & flow->targets[i].bit) {
+                flow_answer(flow, &flow->targets[i], flow->held_msg.token, CUT_OUTCOME_RETRY);
+            }
+        }
         flow->held = false;
     }
     int64_t deadline = now_ms() + flow->settings->shutdown_timeout_ms;
-    while (flow->sink_ops->in_flight(flow->sink) > 0 && now_ms() < deadline) {
-        flow->sink_ops->poll(flow->sink, FLOW_POLL_MS);
+    while (flow_sink_in_flight(flow) > 0 && now_ms() < deadline) {
+        flow_poll_sinks(flow, FLOW_POLL_MS);
     }
-    size_t left = flow->sink_ops->in_flight(flow->sink);
+    size_t left = flow_sink_in_flight(flow);
     if (left > 0) {
         cut_log_warn(name,
                      "%zu messages still unconfirmed after %lld ms; they stay unacked and "
@@ -206,7 +280,7 @@ static void *flow_main(void *arg)
 
     cut_log_info(flow->cfg->name, "started");
     while (!atomic_load_explicit(&flow->stop, memory_order_relaxed)) {
-        flow->sink_ops->poll(flow->sink, 0);
+        flow_poll_sinks(flow, 0);
         bool more = flow_pump(flow);
         if (flow->held) {
             /* While the sink is full no fetch runs, and fetch is what sends
@@ -231,6 +305,33 @@ static void *flow_main(void *arg)
     return NULL;
 }
 
+static int flow_add_target(struct cut_flow *flow, const char *what, const struct cut_sink_ops *ops,
+                           const void *conn_settings, const void *settings, bool converted,
+                           struct cut_err *err)
+{
+    struct flow_target *target = &flow->targets[flow->n_targets];
+    *target = (struct flow_target){
+        .flow = flow,
+        .what = what,
+        .ops = ops,
+        .bit = (uint8_t)(1u << flow->n_targets),
+        .converted = converted,
+    };
+    target->params = (struct cut_sink_params){
+        .flow = flow->cfg->name,
+        .conn_settings = conn_settings,
+        .settings = settings,
+        .confirm = flow_on_confirm,
+        .opaque = target,
+    };
+    int rc = ops->create(&target->sink, &target->params, err);
+    if (rc == CUT_OK) {
+        flow->all_mask |= target->bit;
+        flow->n_targets++;
+    }
+    return rc;
+}
+
 int cut_flow_create(struct cut_flow **out, const struct cut_settings *settings,
                     const struct cut_flow_cfg *cfg, struct cut_err *err)
 {
@@ -242,28 +343,31 @@ int cut_flow_create(struct cut_flow **out, const struct cut_settings *settings,
     flow->settings = settings;
     flow->cfg = cfg;
     flow->src_ops = cfg->source_conn->connector->source;
-    flow->sink_ops = cfg->kafka->sink;
     flow->conv_ops = &cut_passthrough_converter;
+    cut_inflight_init(&flow->inflight);
 
     flow->src_params = (struct cut_source_params){
         .flow = cfg->name,
         .conn_settings = cfg->source_conn->settings,
         .settings = cfg->source_settings,
     };
-    flow->sink_params = (struct cut_sink_params){
-        .flow = cfg->name,
-        .conn_settings = &settings->kafka,
-        .settings = cfg->kafka_settings,
-        .confirm = flow_on_confirm,
-        .opaque = flow,
-    };
     rc = flow->src_ops->create(&flow->src, &flow->src_params, err);
     if (rc != CUT_OK) {
         goto out;
     }
-    rc = flow->sink_ops->create(&flow->sink, &flow->sink_params, err);
-    if (rc != CUT_OK) {
-        goto out;
+    if (cfg->legacy_conn != NULL) {
+        rc = flow_add_target(flow, "legacy", cfg->legacy_conn->connector->sink,
+                             cfg->legacy_conn->settings, cfg->legacy_settings, false, err);
+        if (rc != CUT_OK) {
+            goto out;
+        }
+    }
+    if (cfg->kafka != NULL) {
+        rc = flow_add_target(flow, "kafka", cfg->kafka->sink, &settings->kafka, cfg->kafka_settings,
+                             true, err);
+        if (rc != CUT_OK) {
+            goto out;
+        }
     }
     rc = flow->conv_ops->create(&flow->conv, NULL, err);
 out:
@@ -320,8 +424,8 @@ void cut_flow_destroy(struct cut_flow *flow)
     }
     /* The sink first: destroying it reports what is still unconfirmed, and
      * those reports settle RETRY on the source, which must still exist. */
-    if (flow->sink) {
-        flow->sink_ops->destroy(flow->sink);
+    for (size_t i = 0; i < flow->n_targets; i++) {
+        flow->targets[i].ops->destroy(flow->targets[i].sink);
     }
     if (flow->src) {
         struct cut_err err;
@@ -331,5 +435,6 @@ void cut_flow_destroy(struct cut_flow *flow)
     if (flow->conv) {
         flow->conv_ops->destroy(flow->conv);
     }
+    cut_inflight_fini(&flow->inflight);
     free(flow);
 }

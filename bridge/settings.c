@@ -7,6 +7,7 @@
  * Loading goes on after every problem (a bad connection still lets its flows'
  * other keys be checked) so that `cutover validate` lists everything at once.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@ static const char *const top_skip[] = {"bridge", "connections", "flows", NULL};
 
 /* A flow has no keys of its own yet, only sections: this table reports typos there. */
 static const struct cut_cfg_key no_keys[] = {{.name = NULL}};
-static const char *const flow_sections[] = {"source", "kafka", NULL};
+static const char *const flow_sections[] = {"source", "legacy", "kafka", NULL};
 static const char *const conn_skip[] = {"protocol", NULL};
 static const char *const source_skip[] = {"connection", NULL};
 
@@ -242,14 +243,17 @@ static const struct cut_conn_cfg *conn_find(const struct cut_settings *s, const 
     return NULL;
 }
 
-static int load_source(const struct cut_settings *s, struct cut_flow_cfg *flow,
-                       const struct cut_node *source, const char *path,
-                       const struct cut_cfg_ctx *ctx)
+/* A flow's source: or legacy: section: "connection" names an entry of
+ * connections:, the rest is applied with that connector's source or sink
+ * keys. @p sink selects the role. */
+static int load_endpoint(const struct cut_settings *s, const struct cut_node *node,
+                         const char *path, bool sink, const struct cut_conn_cfg **conn_out,
+                         void **settings_out, const struct cut_cfg_ctx *ctx)
 {
     char list[256];
     int nerr = 0;
-    int line = key_line(source, "connection", source->line);
-    const struct cut_node *cname = cut_node_get(source, "connection");
+    int line = key_line(node, "connection", node->line);
+    const struct cut_node *cname = cut_node_get(node, "connection");
     char *sub = join(path, "connection");
 
     if (cname == NULL || cut_node_is_null(cname)) {
@@ -274,23 +278,24 @@ static int load_source(const struct cut_settings *s, struct cut_flow_cfg *flow,
     if (conn->connector == NULL) {
         goto out; /* its protocol is wrong, and that has been reported already */
     }
-    if (conn->connector->source == NULL || conn->connector->source_keys == NULL) {
+    const struct cut_connector *c = conn->connector;
+    const struct cut_cfg_key *keys = sink ? c->sink_keys : c->source_keys;
+    size_t size = sink ? c->sink_size : c->source_size;
+    if ((sink ? (const void *)c->sink : (const void *)c->source) == NULL || keys == NULL) {
         cut_cfg_error(ctx->errs, ctx->file, cname->line, sub ? sub : path,
-                      "connection \"%s\" uses protocol \"%s\", which cannot be a flow source",
-                      conn->name, conn->connector->protocol);
+                      "connection \"%s\" uses protocol \"%s\", which cannot be a flow %s",
+                      conn->name, c->protocol, sink ? "legacy target" : "source");
         nerr++;
         goto out;
     }
-    size_t size = conn->connector->source_size;
-    flow->source_settings = calloc(1, size ? size : 1);
-    if (flow->source_settings == NULL) {
-        cut_cfg_error(ctx->errs, ctx->file, source->line, path, "out of memory");
+    *settings_out = calloc(1, size ? size : 1);
+    if (*settings_out == NULL) {
+        cut_cfg_error(ctx->errs, ctx->file, node->line, path, "out of memory");
         nerr++;
         goto out;
     }
-    flow->source_conn = conn;
-    nerr += cut_cfg_apply(conn->connector->source_keys, source, flow->source_settings, path,
-                          source_skip, ctx);
+    *conn_out = conn;
+    nerr += cut_cfg_apply(keys, node, *settings_out, path, source_skip, ctx);
 out:
     free(sub);
     return nerr;
@@ -310,7 +315,7 @@ static int load_flow(const struct cut_settings *s, struct cut_flow_cfg *flow,
     }
     if (value == NULL || value->kind != CUT_NODE_MAP) {
         cut_cfg_error(ctx->errs, ctx->file, value ? value->line : flow->line, path,
-                      "expected a map with \"source\" and \"kafka\", got %s",
+                      "expected a map with \"source\" and \"kafka\" and/or \"legacy\", got %s",
                       cut_node_is_null(value) ? "nothing" : kind_desc(value));
         return nerr + 1;
     }
@@ -319,11 +324,31 @@ static int load_flow(const struct cut_settings *s, struct cut_flow_cfg *flow,
     node = section(value, "source", path, flow->line, ctx, &nerr);
     if (node != NULL) {
         char *sub = join(path, "source");
-        nerr += load_source(s, flow, node, sub ? sub : path, ctx);
+        nerr += load_endpoint(s, node, sub ? sub : path, false, &flow->source_conn,
+                              &flow->source_settings, ctx);
         free(sub);
     }
 
-    node = section(value, "kafka", path, flow->line, ctx, &nerr);
+    /* A flow writes to a legacy target, to Kafka, or to both. */
+    const struct cut_node *legacy = cut_node_get(value, "legacy");
+    const struct cut_node *kafka_node = cut_node_get(value, "kafka");
+    bool has_legacy = legacy != NULL && !cut_node_is_null(legacy);
+    bool has_kafka = kafka_node != NULL && !cut_node_is_null(kafka_node);
+    if (!has_legacy && !has_kafka) {
+        cut_cfg_error(ctx->errs, ctx->file, flow->line, path,
+                      "a flow needs a target: \"kafka\", \"legacy\" or both");
+        return nerr + 1;
+    }
+    if (has_legacy) {
+        node = section(value, "legacy", path, flow->line, ctx, &nerr);
+        if (node != NULL) {
+            char *sub = join(path, "legacy");
+            nerr += load_endpoint(s, node, sub ? sub : path, true, &flow->legacy_conn,
+                                  &flow->legacy_settings, ctx);
+            free(sub);
+        }
+    }
+    node = has_kafka ? section(value, "kafka", path, flow->line, ctx, &nerr) : NULL;
     if (node != NULL && (kafka == NULL || kafka->sink_keys == NULL)) {
         /* A build without the Kafka connector cannot run any flow. */
         cut_cfg_error(ctx->errs, ctx->file, node->line, path,
@@ -414,7 +439,11 @@ int cut_settings_load(const char *path, struct cut_settings *s, struct cut_cfg_e
     nerr += load_flows(s, cut_node_get(root, "flows"), &ctx);
 
     const struct cut_node *kafka = cut_node_get(root, "kafka");
-    if (s->n_flows > 0 && (kafka == NULL || cut_node_is_null(kafka))) {
+    bool kafka_used = false;
+    for (size_t i = 0; i < s->n_flows; i++) {
+        kafka_used = kafka_used || s->flows[i].kafka != NULL;
+    }
+    if (kafka_used && (kafka == NULL || cut_node_is_null(kafka))) {
         cut_cfg_error(errs, path, key_line(root, "flows", 0), NULL,
                       "missing required key \"kafka\" (the librdkafka properties of the "
                       "flows' Kafka producer, bootstrap.servers at least)");
@@ -440,6 +469,10 @@ void cut_settings_fini(struct cut_settings *s)
         if (flow->source_conn != NULL && flow->source_settings != NULL) {
             cut_cfg_release(flow->source_conn->connector->source_keys, flow->source_settings);
         }
+        if (flow->legacy_conn != NULL && flow->legacy_settings != NULL) {
+            cut_cfg_release(flow->legacy_conn->connector->sink_keys, flow->legacy_settings);
+        }
+        free(flow->legacy_settings);
         if (flow->kafka != NULL && flow->kafka_settings != NULL) {
             cut_cfg_release(flow->kafka->sink_keys, flow->kafka_settings);
         }

@@ -7,7 +7,9 @@
  *   kafka:        free-form librdkafka properties, passed as they are
  *   connections:  NAME: { protocol: amqp091, ...the connector's conn_keys }
  *   flows:        NAME: { source: { connection: NAME, ...the connector's source_keys },
+ *                         legacy: { connection: NAME, ...the connector's sink_keys },
  *                         kafka:  { ...the kafka connector's sink_keys } }
+ *                 (legacy and kafka are each optional; a flow has at least one)
  */
 #ifndef CUTOVER_SETTINGS_H
 #define CUTOVER_SETTINGS_H
@@ -29,7 +31,9 @@ struct cut_flow_cfg {
     int line;
     const struct cut_conn_cfg *source_conn; /**< borrowed from cut_settings.conns */
     void *source_settings;                  /**< source_conn->connector->source_size bytes */
-    const struct cut_connector *kafka;      /**< the kafka connector */
+    const struct cut_conn_cfg *legacy_conn; /**< legacy target's connection, or NULL */
+    void *legacy_settings;                  /**< legacy_conn->connector->sink_size bytes */
+    const struct cut_connector *kafka;      /**< the kafka connector, or NULL: no Kafka target */
     void *kafka_settings;                   /**< kafka->sink_size bytes, filled by its sink_keys */
 };
 

@@ -488,10 +488,15 @@ static bool topic_error(rd_kafka_resp_err_t rkerr)
            rkerr == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION;
 }
 
-static int kafka_send(struct cut_sink *sink, const struct cut_record *rec, cut_token_t token,
-                      struct cut_err *err)
+static int kafka_send(struct cut_sink *sink, const struct cut_msg *msg,
+                      const struct cut_record *rec, cut_token_t token, struct cut_err *err)
 {
     rd_kafka_headers_t *hdrs = NULL;
+
+    (void)msg; /* Kafka sends what the converter made of it */
+    if (rec == NULL) {
+        return cut_err_set(err, CUT_EINVAL, "kafka: no record to send (converter missing)");
+    }
 
     if (sink->closing) {
         return cut_err_set(err, CUT_EFATAL, "kafka: the sink is closing");

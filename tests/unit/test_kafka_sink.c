@@ -179,7 +179,7 @@ static int send_one(struct fixture *f, cut_token_t token, const char *dest, stru
         .hdr_lens = lens,
         .n_hdrs = 2,
     };
-    return ops()->send(f->sink, &rec, token, err);
+    return ops()->send(f->sink, NULL, &rec, token, err);
 }
 
 static void send_ok(struct fixture *f, cut_token_t token)
@@ -458,7 +458,7 @@ static void test_oversized_message_is_refused_at_send(void **state)
     prop_add(f, "message.max.bytes", "1000", 1);
     open_sink(f);
     struct cut_record rec = {.value = big, .value_len = sizeof(big)};
-    assert_int_equal(ops()->send(f->sink, &rec, 1, &err), CUT_EINVAL);
+    assert_int_equal(ops()->send(f->sink, NULL, &rec, 1, &err), CUT_EINVAL);
     assert_non_null(strstr(err.msg, "message.max.bytes"));
     assert_int_equal(ops()->in_flight(f->sink), 0);
 }

@@ -257,7 +257,7 @@ static void test_settings_flow_missing_sections_are_errors(void **state)
     assert_settings_error("kafka: {a: b}\nflows:\n  f:\n    sorce: {}\n", 3,
                           "flows.f: missing required key \"source\"");
     assert_settings_error("kafka: {a: b}\nflows:\n  f:\n    sorce: {}\n", 3,
-                          "flows.f: missing required key \"kafka\"");
+                          "flows.f: a flow needs a target: \"kafka\", \"legacy\" or both");
 }
 
 static void test_settings_bad_flow_name_is_error(void **state)

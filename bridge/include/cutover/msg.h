@@ -30,16 +30,16 @@ typedef uint64_t cut_token_t;
 enum cut_prop_type {
     CUT_PROP_NULL,
     CUT_PROP_BOOL,
-    CUT_PROP_BYTE,   /**< int8, in v.i */
-    CUT_PROP_SHORT,  /**< int16, in v.i */
-    CUT_PROP_INT,    /**< int32, in v.i */
-    CUT_PROP_LONG,   /**< int64, in v.i */
-    CUT_PROP_FLOAT,  /**< in v.d */
-    CUT_PROP_DOUBLE, /**< in v.d */
-    CUT_PROP_STRING, /**< UTF-8, in v.s, NUL-terminated */
-    CUT_PROP_BYTES,  /**< in v.s */
-    CUT_PROP_UUID,   /**< 16 bytes in v.s (AMQP 1.0 only) */
-    CUT_PROP_SYMBOL, /**< ASCII, in v.s (AMQP 1.0 annotations) */
+    CUT_PROP_BYTE,      /**< int8, in v.i */
+    CUT_PROP_SHORT,     /**< int16, in v.i */
+    CUT_PROP_INT,       /**< int32, in v.i */
+    CUT_PROP_LONG,      /**< int64, in v.i */
+    CUT_PROP_FLOAT,     /**< in v.d */
+    CUT_PROP_DOUBLE,    /**< in v.d */
+    CUT_PROP_STRING,    /**< UTF-8, in v.s, NUL-terminated */
+    CUT_PROP_BYTES,     /**< in v.s */
+    CUT_PROP_UUID,      /**< 16 bytes in v.s (AMQP 1.0 only) */
+    CUT_PROP_SYMBOL,    /**< ASCII, in v.s (AMQP 1.0 annotations) */
     CUT_PROP_TIMESTAMP, /**< ms since the epoch, in v.i (AMQP 1.0 / 0-9-1 timestamp) */
 };
 
@@ -100,20 +100,20 @@ struct cut_msg {
     enum cut_id_type correlation_id_type;
     const char *content_type;
     const char *content_encoding;
-    const char *type;         /**< JMSType: AMQP 1.0 subject, AMQP 0-9-1 type */
+    const char *type; /**< JMSType: AMQP 1.0 subject, AMQP 0-9-1 type */
     const char *user_id;
-    const char *destination;  /**< JMSDestination: AMQP 1.0 to, AMQP 0-9-1 routing key */
+    const char *destination; /**< JMSDestination: AMQP 1.0 to, AMQP 0-9-1 routing key */
     enum cut_dest_type destination_type;
-    const char *reply_to;     /**< JMSReplyTo address */
+    const char *reply_to; /**< JMSReplyTo address */
     enum cut_dest_type reply_to_type;
-    const char *group_id;     /**< JMSXGroupID */
-    int64_t group_seq;        /**< JMSXGroupSeq, -1 when absent */
-    int priority;             /**< 0..9, -1 when absent */
-    bool durable;             /**< JMSDeliveryMode PERSISTENT */
-    int64_t ttl_ms;           /**< time to live as sent, 0 when absent */
-    int64_t expiry_ms;        /**< JMSExpiration: absolute, 0 when absent */
-    int64_t timestamp_ms;     /**< JMSTimestamp: creation time, 0 when absent */
-    uint32_t delivery_count;  /**< 0 on first delivery; JMSRedelivered is delivery_count > 0 */
+    const char *group_id;    /**< JMSXGroupID */
+    int64_t group_seq;       /**< JMSXGroupSeq, -1 when absent */
+    int priority;            /**< 0..9, -1 when absent */
+    bool durable;            /**< JMSDeliveryMode PERSISTENT */
+    int64_t ttl_ms;          /**< time to live as sent, 0 when absent */
+    int64_t expiry_ms;       /**< JMSExpiration: absolute, 0 when absent */
+    int64_t timestamp_ms;    /**< JMSTimestamp: creation time, 0 when absent */
+    uint32_t delivery_count; /**< 0 on first delivery; JMSRedelivered is delivery_count > 0 */
 
     const struct cut_prop *props; /**< application properties, borrowed */
     size_t n_props;
