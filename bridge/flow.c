@@ -128,7 +128,18 @@ static int flow_forward(struct cut_flow *flow)
         }
         int rc = CUT_OK;
         if (target->converted && recp == NULL) {
-            rc = flow->conv_ops->convert(flow->conv, msg, &rec, &err);
+            enum cut_verdict verdict = CUT_VERDICT_SEND;
+            rc = flow->conv_ops->convert(flow->conv, msg, &rec, &verdict, &err);
+            if (rc == CUT_OK && verdict != CUT_VERDICT_SEND) {
+                /* Filtered and expired messages are done for this target;
+                 * dead letters are refused until dead-letter destinations
+                 * are wired (the broker's DLQ takes them). */
+                flow->held_mask &= (uint8_t)~target->bit;
+                flow_answer(flow, target, msg->token,
+                            verdict == CUT_VERDICT_DEAD_LETTER ? CUT_OUTCOME_REJECT
+                                                               : CUT_OUTCOME_ACCEPT);
+                continue;
+            }
             recp = rc == CUT_OK ? &rec : NULL;
         }
         if (rc == CUT_OK) {

@@ -27,8 +27,10 @@ static int passthrough_create(struct cut_converter **conv, const void *settings,
 }
 
 static int passthrough_convert(struct cut_converter *conv, const struct cut_msg *msg,
-                               struct cut_record *rec, struct cut_err *err)
+                               struct cut_record *rec, enum cut_verdict *verdict,
+                               struct cut_err *err)
 {
+    *verdict = CUT_VERDICT_SEND;
     memset(rec, 0, sizeof(*rec));
     rec->value = msg->body;
     rec->value_len = msg->body_len;

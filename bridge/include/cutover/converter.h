@@ -16,12 +16,26 @@
 
 struct cut_converter;
 
+/** What the flow does with a message after conversion. */
+enum cut_verdict {
+    CUT_VERDICT_SEND,        /**< send the record */
+    CUT_VERDICT_FILTERED,    /**< the flow's filter does not select it: not for Kafka (counted) */
+    CUT_VERDICT_EXPIRED,     /**< expired and the flow drops expired messages (counted) */
+    CUT_VERDICT_DEAD_LETTER, /**< cannot be converted, or expired and dead-lettered; err says why */
+};
+
 struct cut_converter_ops {
     const char *name;
+    /** @p settings is the converter's own (a loaded mapping, say); borrowed for its life. */
     int (*create)(struct cut_converter **conv, const void *settings, struct cut_err *err);
-    /** CUT_EINVAL means this message cannot be converted: dead-letter it. */
+    /**
+     * Decide and convert. Returns CUT_OK with *verdict set (rec is filled only
+     * for CUT_VERDICT_SEND; err holds the reason for DEAD_LETTER), or a
+     * negative status for a failure of the converter itself (CUT_ENOMEM,
+     * CUT_ERETRY when the schema registry cannot be reached).
+     */
     int (*convert)(struct cut_converter *conv, const struct cut_msg *msg, struct cut_record *rec,
-                   struct cut_err *err);
+                   enum cut_verdict *verdict, struct cut_err *err);
     void (*destroy)(struct cut_converter *conv); /**< accepts NULL */
 };
 
