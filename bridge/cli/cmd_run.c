@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 
 #include "commands.h"
@@ -14,39 +13,13 @@ static void usage(FILE *out)
 
 int cut_cmd_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *file = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            file = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (file == NULL || optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-
     struct cut_settings settings = {0};
-    struct cut_cfg_errors errs = {0};
-    int status;
-    if (cut_settings_load(file, &settings, &errs) != 0) {
-        for (size_t i = 0; i < errs.n; i++) {
-            fprintf(stderr, "%s\n", errs.lines[i]);
-        }
+    const char *file;
+    int status = cut_cli_config_arg(argc, argv, usage, &file);
+    if (status >= 0) {
+        return status;
+    }
+    if (cut_cli_load(file, &settings) > 0) {
         status = 1;
         goto out;
     }
@@ -58,7 +31,6 @@ int cut_cmd_run(int argc, char **argv)
     cut_log_set_level(settings.log_level);
     status = cut_runner_run(&settings);
 out:
-    cut_cfg_errors_fini(&errs);
     cut_settings_fini(&settings);
     return status;
 }
