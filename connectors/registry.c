@@ -8,10 +8,12 @@
 #include "cutover/connector.h"
 
 #include "amqp091/amqp091.h"
+#include "amqp10/amqp10.h"
 #include "kafka/kafka.h"
 
 const struct cut_connector *const cut_connectors[] = {
     &cut_amqp091_connector,
+    &cut_amqp10_connector,
     &cut_kafka_connector,
     NULL,
 };

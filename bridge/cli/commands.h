@@ -30,4 +30,72 @@ int cut_cmd_run(int argc, char **argv);
 /** `cutover validate -c FILE`: check FILE and print every error to stderr. */
 int cut_cmd_validate(int argc, char **argv);
 
+/* ---- state-store commands: cmd_state.c, cmd_flag.c, cmd_audit.c, cmd_db.c ---- */
+
+#include <stdbool.h>
+
+struct cut_store;
+
+/** `cutover flag set|get|clear|default ...`: modes, with guarded promotion. */
+int cut_cmd_flag(int argc, char **argv);
+/** `cutover flows [-c FILE]`: every flow with its mode, overrides and status. */
+int cut_cmd_flows(int argc, char **argv);
+/** `cutover flow complete|rollback FLOW`: flow status changes. */
+int cut_cmd_flow(int argc, char **argv);
+/** `cutover audit [FLOW]`: the audit log, oldest first. */
+int cut_cmd_audit(int argc, char **argv);
+/** `cutover db migrate|status`: the state store's schema. */
+int cut_cmd_db(int argc, char **argv);
+
+/** Options a state command accepts besides -c, --db and --help. */
+enum cut_state_opt {
+    CUT_STATE_OPT_TYPE = 1u << 0,   /**< --type T */
+    CUT_STATE_OPT_REASON = 1u << 1, /**< --reason TEXT */
+    CUT_STATE_OPT_FORCE = 1u << 2,  /**< --force */
+};
+
+/** What the state commands share: parsed options, the config, the store, the actor. */
+struct cut_state_cli {
+    const char *config; /**< -c FILE, or NULL; borrowed from argv */
+    const char *db;     /**< the state store: --db, else $CUTOVER_DB, else "cutover.db" */
+    const char *type;   /**< --type, or NULL */
+    const char *reason; /**< --reason, or "" */
+    bool force;
+    char **args; /**< positional arguments after the command name; borrowed from argv */
+    int n_args;
+    bool have_settings;
+    struct cut_settings settings; /**< loaded from config when given */
+    struct cut_store *st;         /**< open after cut_state_cli_open() */
+    char actor[128];              /**< $CUTOVER_ACTOR, else the login name */
+};
+
+/**
+ * Parse @p argv (argv[0] = the command's name) accepting -c, --db, --help
+ * and the options in @p opts, with @p min_args to @p max_args positional
+ * arguments. Returns -1 to go on, else the exit status to return at once.
+ */
+int cut_state_cli_parse(struct cut_state_cli *cli, int argc, char **argv, unsigned opts,
+                        int min_args, int max_args, void (*usage)(FILE *out));
+
+/**
+ * Load the config (when -c was given) and open the store with @p store_flags
+ * (store.h). Returns 0, or 1 after printing why.
+ */
+int cut_state_cli_open(struct cut_state_cli *cli, unsigned store_flags);
+
+/** Close and free what parse/open took. */
+void cut_state_cli_fini(struct cut_state_cli *cli);
+
+/** Whether @p flow is a flow of the config (false without -c). */
+bool cut_state_cli_in_config(const struct cut_state_cli *cli, const char *flow);
+
+/**
+ * 0 when @p flow is known to the config or to the store; else print an
+ * error naming where it was looked for and return 1.
+ */
+int cut_state_cli_known(struct cut_state_cli *cli, const char *flow);
+
+/** Print "cutover: WHAT: err" to stderr and return the exit status 1. */
+int cut_state_cli_fail(const char *what, const struct cut_err *err);
+
 #endif

@@ -24,6 +24,11 @@ static const struct command commands[] = {
     {"run", cut_cmd_run, "run -c FILE        run the bridge on every flow of FILE"},
     {"validate", cut_cmd_validate, "validate -c FILE   check FILE and print every error"},
     {"version", cmd_version, "version            print the version"},
+    {"flag", cut_cmd_flag, "flag ...           set, get or clear a flow's mode; the default"},
+    {"flows", cut_cmd_flows, "flows              every flow with its mode, overrides and status"},
+    {"flow", cut_cmd_flow, "flow ...           complete or roll back a flow"},
+    {"audit", cut_cmd_audit, "audit [FLOW]       the audit log of mode and status changes"},
+    {"db", cut_cmd_db, "db migrate|status  the state store's schema version and migrations"},
 };
 
 static int cmd_version(int argc, char **argv)

@@ -1,7 +1,7 @@
 /*
  * AMQP 0-9-1 connector (librabbitmq 0.11), internal header: the settings its
  * key tables fill, the tables, the ops, and the connection helpers that the
- * source shares with a future sink. Nothing outside connectors/amqp091/ and
+ * source shares with the sink. Nothing outside connectors/amqp091/ and
  * connectors/registry.c includes this; the bridge only sees
  * cut_amqp091_connector through connector.h.
  *
@@ -53,35 +53,51 @@
  * Delivery tags continue on the same channel, so nothing is lost across a
  * pause.
  *
- * Message fields (struct cut_msg):
+ * Message fields (struct cut_msg): the mapping, both ways, is the table at
+ * the top of amqp091_msg.c. Two points matter to the flow:
  *   body            borrowed from the connection's frame buffers (one body
  *                   frame) or the source's body buffer (several); valid
- *                   until the next fetch() or destroy()
+ *                   until the next fetch() or destroy(), like every string
  *   message_id      properties.message_id; when absent or empty, a stable
  *                   fallback so that a redelivery carries the same id:
  *                   "fnv1a64:<16 hex digits>-<body length>", FNV-1a 64 over
  *                   the body, a 0 byte, the routing key, a 0 byte and the
- *                   8-byte little-endian timestamp (0 when absent). Two
- *                   different messages with the same body, routing key and
- *                   timestamp get the same fallback id and look like
- *                   duplicates downstream: publishers should set message_id.
- *   correlation_id, content_type, type: properties of the same names
- *   priority        0..9 (clamped), -1 when absent
- *   durable         delivery_mode == 2
- *   timestamp_ms    properties.timestamp (seconds in 0-9-1) x 1000, 0 absent
- *   expiry_ms       properties.expiration is a TTL in ms relative to arrival:
- *                   wall clock at fetch + TTL; 0 when absent or malformed
+ *                   8-byte little-endian timestamp (0 when absent), with
+ *                   message_id_type CUT_ID_NONE ("not on the wire": an
+ *                   AMQP 0-9-1 sink does not write it). Two different
+ *                   messages with the same body, routing key and timestamp
+ *                   get the same fallback id and look like duplicates
+ *                   downstream: publishers should set message_id.
  *   delivery_count  the x-delivery-count header (quorum queues) if present,
  *                   else 1 when redelivered, else 0. Classic queues only say
  *                   "redelivered", so the count stays at 1 there.
- *   props           the headers table: bool; every integer size and the
- *                   timestamp type -> INT (an unsigned 64-bit value above
- *                   INT64_MAX -> decimal STRING); float, double, decimal ->
- *                   DOUBLE; longstr -> STRING (NUL-terminated copy); bytes ->
- *                   BYTES (borrowed); void -> NULL. Nested tables and arrays
- *                   are skipped.
  * Strings are copied into a per-source scratch buffer that only grows: no
  * allocation per message in the steady state.
+ *
+ * Sink behaviour (amqp091_sink.c)
+ * -------------------------------
+ * One connection per sink (role "sink"), channel 1 in confirm mode
+ * (confirm.select). send() publishes at once (basic.publish, mandatory by
+ * default) and returns; the outcome comes through the confirm callback from
+ * poll(), flush() or destroy():
+ *   basic.ack, not returned          CUT_OK
+ *   basic.return then basic.ack      CUT_ERETRY "unroutable: 312 NO_ROUTE ..."
+ *                                    (matching rule in confwin.h)
+ *   basic.nack                       CUT_ERETRY
+ *   channel or connection lost       CUT_ERETRY for every unconfirmed publish
+ *   destroy() with publishes left    CUT_ERETRY
+ * send() returns CUT_EFULL when max_in_flight publishes are unconfirmed,
+ * while the broker has blocked the connection (connection.blocked, a memory
+ * or disk alarm) or while the socket cannot take more; CUT_EFATAL while the
+ * connection is down (it reconnects on a later send(), with backoff, once
+ * poll() has reported what the dead connection left unconfirmed); CUT_EINVAL
+ * for a message that AMQP 0-9-1 cannot carry (a content_type over 255
+ * bytes, a header name over 255 bytes, properties larger than a frame).
+ * The exchange is checked (passive exchange.declare) and the queue declared
+ * (`declare`) at each connect, so a missing exchange is a clear setup error
+ * and not a channel closed by the first publish.
+ * Polling and timers are as for the source: poll() reads until librabbitmq's
+ * buffer is empty, sends heartbeats and declares a silent broker dead.
  *
  * Thread safety: every op of a source runs on its flow's thread; nothing is
  * shared between sources (librabbitmq connections are not thread-safe).
@@ -118,9 +134,22 @@ struct cut_amqp091_source_settings {
     bool declare; /**< declare the queue durable when missing */
 };
 
+/** A flow's legacy sink section on an amqp091 connection (cut_amqp091_sink_keys). */
+struct cut_amqp091_sink_settings {
+    char *exchange;        /**< "" = the default exchange */
+    char *routing_key;     /**< NULL when `queue` is used */
+    char *queue;           /**< shorthand for exchange "" + routing_key = queue */
+    bool declare;          /**< declare the queue durable when missing */
+    bool mandatory;        /**< publish mandatory: unroutable messages come back */
+    bool impersonate;      /**< the login user may set any user_id (impersonator tag) */
+    int64_t max_in_flight; /**< unconfirmed publishes before send() says CUT_EFULL */
+};
+
 extern const struct cut_cfg_key cut_amqp091_conn_keys[];
 extern const struct cut_cfg_key cut_amqp091_source_keys[];
+extern const struct cut_cfg_key cut_amqp091_sink_keys[];
 extern const struct cut_source_ops cut_amqp091_source_ops;
+extern const struct cut_sink_ops cut_amqp091_sink_ops;
 extern const struct cut_connector cut_amqp091_connector;
 
 /* ---- the envelope (amqp091_msg.c) -----------------------------------------
@@ -150,6 +179,16 @@ struct cut_amqp091_msgbuf {
     size_t scratch_cap;
     struct cut_prop *props;
     size_t props_cap;
+    struct cut_prop *annotations; /**< x-opt-* headers and the residue (amqp091_msg.c) */
+    size_t annotations_cap;
+    uint8_t *classes; /**< per header entry, while filling */
+    size_t classes_cap;
+    uint8_t *overrides;
+    size_t overrides_cap;
+    char *layout; /**< the encoded x-basic-headers layout */
+    size_t layout_cap;
+    amqp_table_entry_t *layout_entries;
+    size_t layout_entries_cap;
 };
 
 /**
@@ -166,6 +205,41 @@ int cut_amqp091_msgbuf_reserve_body(struct cut_amqp091_msgbuf *buf, size_t size)
 
 /** Free the buffers; @p buf may be zeroed or used. */
 void cut_amqp091_msgbuf_fini(struct cut_amqp091_msgbuf *buf);
+
+/** How the publishing side may write what a message says. */
+struct cut_amqp091_pubopts {
+    const char *login_user; /**< the connection's user (borrowed), NULL when unknown */
+    bool impersonate;       /**< the user may set any user_id */
+    size_t frame_max;       /**< negotiated frame size, 0 = do not check */
+};
+
+/** Grow-only buffers behind the properties cut_amqp091_pub_props() fills. Zero to init. */
+struct cut_amqp091_pubbuf {
+    amqp_table_entry_t *entries; /**< the headers table */
+    size_t entries_cap;
+    void *items; /**< private to amqp091_pub.c */
+    size_t items_cap;
+    char *scratch; /**< base64 ids, the TTL text */
+    size_t scratch_cap;
+    char *check; /**< the headers encoded once, to check the frame size */
+    size_t check_cap;
+    amqp_pool_t pool; /**< the decoded layout */
+    bool pool_ready;
+};
+
+/**
+ * Fill @p props (basic properties and headers table) from @p msg, the
+ * reverse of cut_amqp091_msg_fill() (table at the top of amqp091_msg.c).
+ * @p props points into @p msg (borrowed) and @p buf until the next call with
+ * @p buf. Returns CUT_OK, CUT_EINVAL when AMQP 0-9-1 cannot carry the
+ * message (err says why), CUT_ENOMEM.
+ */
+int cut_amqp091_pub_props(struct cut_amqp091_pubbuf *buf, const struct cut_msg *msg,
+                          const struct cut_amqp091_pubopts *opts, amqp_basic_properties_t *props,
+                          struct cut_err *err);
+
+/** Free the buffers; @p buf may be zeroed or used. */
+void cut_amqp091_pubbuf_fini(struct cut_amqp091_pubbuf *buf);
 
 /* ---- connection helpers (amqp091_conn.c) ---------------------------------
  *
@@ -209,6 +283,12 @@ int64_t cut_amqp091_wall_ms(void);
  * CUT_EINVAL with a message that never contains the URL itself.
  */
 int cut_amqp091_url_check(const char *url, struct cut_err *err);
+
+/**
+ * Copy the user name of @p url (the default "guest" when it names none) into
+ * @p user (@p size bytes). CUT_OK, or CUT_EINVAL as cut_amqp091_url_check().
+ */
+int cut_amqp091_url_user(const char *url, char *user, size_t size, struct cut_err *err);
 
 void cut_amqp091_link_init(struct cut_amqp091_link *link,
                            const struct cut_amqp091_conn_settings *cfg, const char *flow,

@@ -1,7 +1,7 @@
 /*
  * AMQP 0-9-1 connections: the `connections:` keys, and the link (one
- * connection, channel 1, reconnect schedule, liveness) that the source and a
- * future sink build on. See amqp091.h.
+ * connection, channel 1, reconnect schedule, liveness) that the source and
+ * the sink build on. See amqp091.h.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,6 +125,18 @@ int cut_amqp091_url_check(const char *url, struct cut_err *err)
     if (copy == NULL) {
         return err != NULL ? err->code : CUT_EINVAL;
     }
+    url_free(copy, url);
+    return CUT_OK;
+}
+
+int cut_amqp091_url_user(const char *url, char *user, size_t size, struct cut_err *err)
+{
+    struct amqp_connection_info info;
+    char *copy = url_parse(url, &info, err);
+    if (copy == NULL) {
+        return err != NULL ? err->code : CUT_EINVAL;
+    }
+    snprintf(user, size, "%s", info.user);
     url_free(copy, url);
     return CUT_OK;
 }
@@ -273,11 +285,15 @@ int cut_amqp091_link_open(struct cut_amqp091_link *link, struct cut_err *err)
 
     /* consumer_cancel_notify: without it RabbitMQ does not tell us when our
      * queue is deleted and the consumer silently stops receiving.
+     * connection.blocked: a publisher learns that a resource alarm stopped
+     * the broker reading, instead of blocking in a write.
      * connection_name: shows which flow this is in the management UI. */
     char name[200];
     snprintf(name, sizeof(name), "cutover flow %s %s", link->flow, link->role);
-    amqp_table_entry_t caps[1] = {
+    amqp_table_entry_t caps[2] = {
         {.key = amqp_cstring_bytes("consumer_cancel_notify"),
+         .value = {.kind = AMQP_FIELD_KIND_BOOLEAN, .value = {.boolean = 1}}},
+        {.key = amqp_cstring_bytes("connection.blocked"),
          .value = {.kind = AMQP_FIELD_KIND_BOOLEAN, .value = {.boolean = 1}}},
     };
     amqp_table_entry_t props[2] = {
@@ -285,7 +301,7 @@ int cut_amqp091_link_open(struct cut_amqp091_link *link, struct cut_err *err)
          .value = {.kind = AMQP_FIELD_KIND_UTF8, .value = {.bytes = amqp_cstring_bytes(name)}}},
         {.key = amqp_cstring_bytes("capabilities"),
          .value = {.kind = AMQP_FIELD_KIND_TABLE,
-                   .value = {.table = {.num_entries = 1, .entries = caps}}}},
+                   .value = {.table = {.num_entries = 2, .entries = caps}}}},
     };
     amqp_table_t table = {.num_entries = 2, .entries = props};
     /* Round up so that a sub-second setting does not switch heartbeats off. */

@@ -641,8 +641,8 @@ const struct cut_connector cut_amqp091_connector = {
     .conn_size = sizeof(struct cut_amqp091_conn_settings),
     .source_keys = cut_amqp091_source_keys,
     .source_size = sizeof(struct cut_amqp091_source_settings),
-    .sink_keys = NULL,
-    .sink_size = 0,
+    .sink_keys = cut_amqp091_sink_keys,
+    .sink_size = sizeof(struct cut_amqp091_sink_settings),
     .source = &cut_amqp091_source_ops,
-    .sink = NULL,
+    .sink = &cut_amqp091_sink_ops,
 };
