@@ -1,6 +1,7 @@
 /*
- * A flow: one source queue forwarded to one Kafka topic, run by one thread
- * that owns the source connection, the converter and the Kafka producer.
+ * A flow: one source queue forwarded to a legacy target, a Kafka topic or
+ * both, under the flow's migration mode (bridge/router.c), run by one thread
+ * that owns the source connection, the converter and both sinks.
  *
  * The thread multiplexes with poll(2) over the source socket and the sink's
  * delivery-report descriptor: fetch -> convert -> send without waiting, and
@@ -14,7 +15,9 @@
 #ifndef CUTOVER_FLOW_H
 #define CUTOVER_FLOW_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "settings.h"
@@ -29,9 +32,21 @@ struct cut_flow_stats {
     uint64_t rejected;  /**< refused for good (poison) */
 };
 
-/** Create the flow's source, sink and converter (no connection yet). @p cfg is borrowed. */
+struct cut_mode_board;
+struct cut_tracker;
+
+/** What the runner shares with every flow; all borrowed for the flow's life. */
+struct cut_flow_env {
+    const char *state_path;        /**< the state store, for the repair ledger */
+    struct cut_mode_board *board;  /**< current modes, published by the store watcher */
+    struct cut_tracker *tracker;   /**< per-minute counters */
+    size_t index;                  /**< this flow's index in the tracker */
+};
+
+/** Create the flow's source, sinks and converter (no connection yet). @p cfg is borrowed. */
 int cut_flow_create(struct cut_flow **flow, const struct cut_settings *settings,
-                    const struct cut_flow_cfg *cfg, struct cut_err *err);
+                    const struct cut_flow_cfg *cfg, const struct cut_flow_env *env,
+                    struct cut_err *err);
 int cut_flow_start(struct cut_flow *flow, struct cut_err *err);
 void cut_flow_request_stop(struct cut_flow *flow);
 /** Wait for the thread; returns CUT_OK when it drained cleanly. */

@@ -12,7 +12,7 @@ static size_t slot_of(const struct cut_inflight *tab, cut_token_t token)
     return (size_t)((token * 0x9E3779B97F4A7C15ull) >> 20) & (tab->cap - 1);
 }
 
-static struct cut_inflight_slot *find(const struct cut_inflight *tab, cut_token_t token)
+struct cut_inflight_slot *cut_inflight_find(const struct cut_inflight *tab, cut_token_t token)
 {
     if (tab->cap == 0) {
         return NULL;
@@ -66,19 +66,28 @@ void cut_inflight_init(struct cut_inflight *tab)
 
 void cut_inflight_fini(struct cut_inflight *tab)
 {
+    for (size_t i = 0; i < tab->cap; i++) {
+        if (tab->slots[i].used && tab->slots[i].copy != NULL) {
+            cut_buf_fini(tab->slots[i].copy);
+            free(tab->slots[i].copy);
+        }
+    }
     free(tab->slots);
     memset(tab, 0, sizeof(*tab));
 }
 
-int cut_inflight_add(struct cut_inflight *tab, cut_token_t token, uint8_t mask)
+struct cut_inflight_slot *cut_inflight_add(struct cut_inflight *tab, cut_token_t token)
 {
     if ((tab->n + 1) * 2 > tab->cap && grow(tab) != CUT_OK) {
-        return CUT_ENOMEM;
+        return NULL;
     }
-    struct cut_inflight_slot slot = {
-        .token = token, .used = 1, .pending = mask, .outcome = CUT_OUTCOME_ACCEPT};
-    put(tab, &slot);
-    return CUT_OK;
+    size_t i = slot_of(tab, token);
+    while (tab->slots[i].used) {
+        i = (i + 1) & (tab->cap - 1);
+    }
+    tab->slots[i] = (struct cut_inflight_slot){.token = token, .used = 1};
+    tab->n++;
+    return &tab->slots[i];
 }
 
 /* Backward-shift deletion keeps linear probing correct without tombstones. */
@@ -102,21 +111,12 @@ static void erase(struct cut_inflight *tab, struct cut_inflight_slot *slot)
     tab->n--;
 }
 
-int cut_inflight_answer(struct cut_inflight *tab, cut_token_t token, uint8_t bit,
-                        enum cut_outcome outcome, enum cut_outcome *final)
+void cut_inflight_remove(struct cut_inflight *tab, struct cut_inflight_slot *slot)
 {
-    struct cut_inflight_slot *slot = find(tab, token);
-    if (slot == NULL || !(slot->pending & bit)) {
-        return -1;
+    if (slot->copy != NULL) {
+        cut_buf_fini(slot->copy);
+        free(slot->copy);
+        slot->copy = NULL;
     }
-    slot->pending &= (uint8_t)~bit;
-    if ((uint8_t)outcome > slot->outcome) {
-        slot->outcome = (uint8_t)outcome;
-    }
-    if (slot->pending != 0) {
-        return 0;
-    }
-    *final = (enum cut_outcome)slot->outcome;
     erase(tab, slot);
-    return 1;
 }

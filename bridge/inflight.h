@@ -1,8 +1,9 @@
 /*
- * The in-flight table of a flow: for each source delivery sent to one or
- * more sinks, which sinks still owe a confirmation and the worst outcome so
- * far. The delivery is settled on the source only when the last owed
- * confirmation arrives, with that worst outcome (REJECT > RETRY > ACCEPT).
+ * The in-flight table of a flow: one entry per source delivery that has been
+ * routed and not yet settled, holding what the router needs to decide its
+ * ack when the sinks answer: the mode it started under (a mode change never
+ * affects a message already in flight), each side's result, when it was sent
+ * and, under a dual-write mode, a copy of the envelope for the repair ledger.
  *
  * An open-addressing hash keyed by the source token, grown (never shrunk) to
  * stay at most half full: no allocation per message in the steady state.
@@ -16,12 +17,17 @@
 #include <stdint.h>
 
 #include "cutover/connector.h"
+#include "cutover/msgcodec.h"
 
 struct cut_inflight_slot {
     cut_token_t token;
     uint8_t used;
-    uint8_t pending; /**< bit i set: sink i still owes a confirmation */
-    uint8_t outcome; /**< worst enum cut_outcome so far */
+    uint8_t mode;      /**< enum cut_mode it was routed under */
+    uint8_t res[2];    /**< enum cut_side_result, indexed by enum cut_side */
+    uint8_t queued;    /**< its secondary failure waits for the repair ledger */
+    uint64_t id_hash;  /**< hash of the message id, for counting attempts */
+    int64_t sent_us;   /**< monotonic send time, for latencies */
+    struct cut_buf *copy; /**< dual-write only: cut_msg_encode() of the envelope; owned */
 };
 
 struct cut_inflight {
@@ -31,17 +37,19 @@ struct cut_inflight {
 };
 
 void cut_inflight_init(struct cut_inflight *tab);
+/** Frees the table and every copy still in it. */
 void cut_inflight_fini(struct cut_inflight *tab);
 
-/** Start tracking @p token, owed by the sinks in @p mask. CUT_ENOMEM on failure. */
-int cut_inflight_add(struct cut_inflight *tab, cut_token_t token, uint8_t mask);
-
 /**
- * Record that sink @p bit answered @p outcome for @p token. Returns 1 and
- * sets *final when no sink owes anything any more (the entry is removed),
- * 0 while others still owe, -1 when the token is unknown.
+ * A new, zeroed entry for @p token (token set, used = 1), or NULL when out of
+ * memory. The pointer is valid until the next add or remove.
  */
-int cut_inflight_answer(struct cut_inflight *tab, cut_token_t token, uint8_t bit,
-                        enum cut_outcome outcome, enum cut_outcome *final);
+struct cut_inflight_slot *cut_inflight_add(struct cut_inflight *tab, cut_token_t token);
+
+/** The entry of @p token, or NULL. Valid until the next add or remove. */
+struct cut_inflight_slot *cut_inflight_find(const struct cut_inflight *tab, cut_token_t token);
+
+/** Remove @p slot (its copy, if any, is freed). */
+void cut_inflight_remove(struct cut_inflight *tab, struct cut_inflight_slot *slot);
 
 #endif

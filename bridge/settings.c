@@ -43,6 +43,65 @@ static const struct cut_cfg_key bridge_keys[] = {
     {.name = NULL},
 };
 
+static const struct cut_cfg_key state_keys[] = {
+    {.name = "path",
+     .type = CUT_CFG_STRING,
+     .offset = offsetof(struct cut_settings, state_path),
+     .def = "cutover.db",
+     .desc = "the state store (sqlite): modes, flow status, audit, repair ledger, tracking"},
+    {.name = "poll_interval",
+     .type = CUT_CFG_MS,
+     .offset = offsetof(struct cut_settings, state_poll_ms),
+     .def = "250ms",
+     .min = 50,
+     .max = 1000,
+     .desc = "how often a running bridge looks for mode changes (a change applies within "
+             "a second)"},
+    {.name = "tracking_flush",
+     .type = CUT_CFG_MS,
+     .offset = offsetof(struct cut_settings, tracking_flush_ms),
+     .def = "1s",
+     .min = 100,
+     .max = 60000,
+     .desc = "how often the per-minute tracking counters are written to the store"},
+    {.name = NULL},
+};
+
+/* "default" leaves the mode to the operator's flags and the global default. */
+static const char *const mode_choices[] = {"default", "JMS_ONLY", "DUAL_WRITE_JMS_PRIMARY",
+                                           "DUAL_WRITE_KAFKA_PRIMARY", "KAFKA_ONLY", NULL};
+
+static const struct cut_cfg_key flow_keys[] = {
+    {.name = "mode",
+     .type = CUT_CFG_ENUM,
+     .offset = offsetof(struct cut_flow_cfg, mode_choice),
+     .def = "default",
+     .choices = mode_choices,
+     .desc = "the flow's mode until an operator sets one with `cutover flag set` (then the "
+             "global default, then JMS_ONLY)"},
+    {.name = "max_attempts",
+     .type = CUT_CFG_INT,
+     .offset = offsetof(struct cut_flow_cfg, max_attempts),
+     .def = "5",
+     .min = 1,
+     .max = 1000,
+     .desc = "failed primary writes of one message before it is dead-lettered"},
+    {.name = "message_type_property",
+     .type = CUT_CFG_STRING,
+     .offset = offsetof(struct cut_flow_cfg, type_property),
+     .desc = "property that names the message type for per-type mode overrides "
+             "(default: JMSType)"},
+    {.name = "secondary_timeout",
+     .type = CUT_CFG_MS,
+     .offset = offsetof(struct cut_flow_cfg, secondary_timeout_ms),
+     .def = "5s",
+     .min = 100,
+     .max = 600000,
+     .desc = "in dual-write, how long the secondary may stay silent before its write counts "
+             "as failed and goes to the repair ledger"},
+    {.name = NULL},
+};
+
 /* The top level itself; the other sections are walked by hand below. */
 static const struct cut_cfg_key top_keys[] = {
     {.name = "kafka",
@@ -52,7 +111,7 @@ static const struct cut_cfg_key top_keys[] = {
              "passed to librdkafka as they are; needed when there is a flow"},
     {.name = NULL},
 };
-static const char *const top_skip[] = {"bridge", "connections", "flows", NULL};
+static const char *const top_skip[] = {"bridge", "state", "connections", "flows", NULL};
 
 /* A flow has no keys of its own yet, only sections: this table reports typos there. */
 static const struct cut_cfg_key no_keys[] = {{.name = NULL}};
@@ -319,7 +378,9 @@ static int load_flow(const struct cut_settings *s, struct cut_flow_cfg *flow,
                       cut_node_is_null(value) ? "nothing" : kind_desc(value));
         return nerr + 1;
     }
-    nerr += cut_cfg_apply(no_keys, value, flow, path, flow_sections, ctx);
+    nerr += cut_cfg_apply(flow_keys, value, flow, path, flow_sections, ctx);
+    flow->mode_set = flow->mode_choice > 0;
+    flow->mode = flow->mode_set ? flow->mode_choice - 1 : 0;
 
     node = section(value, "source", path, flow->line, ctx, &nerr);
     if (node != NULL) {
@@ -434,6 +495,7 @@ int cut_settings_load(const char *path, struct cut_settings *s, struct cut_cfg_e
     }
     nerr += cut_cfg_apply(top_keys, root, s, "", top_skip, &ctx);
     nerr += cut_cfg_apply(bridge_keys, cut_node_get(root, "bridge"), s, "bridge", NULL, &ctx);
+    nerr += cut_cfg_apply(state_keys, cut_node_get(root, "state"), s, "state", NULL, &ctx);
     /* Connections first, whatever the order in the file: flows refer to them. */
     nerr += load_conns(s, cut_node_get(root, "connections"), &ctx);
     nerr += load_flows(s, cut_node_get(root, "flows"), &ctx);
@@ -466,6 +528,7 @@ void cut_settings_fini(struct cut_settings *s)
     /* Flows first: they borrow the connections. */
     for (size_t i = 0; i < s->n_flows; i++) {
         struct cut_flow_cfg *flow = &s->flows[i];
+        cut_cfg_release(flow_keys, flow);
         if (flow->source_conn != NULL && flow->source_settings != NULL) {
             cut_cfg_release(flow->source_conn->connector->source_keys, flow->source_settings);
         }
@@ -491,6 +554,7 @@ void cut_settings_fini(struct cut_settings *s)
     }
     free(s->conns);
     cut_cfg_release(bridge_keys, s);
+    cut_cfg_release(state_keys, s);
     cut_cfg_release(top_keys, s);
     free(s->file);
     memset(s, 0, sizeof(*s));
@@ -502,6 +566,8 @@ void cut_settings_doc(void *out)
 
     fputs("## cutover.yaml\n\n", fp);
     cut_cfg_doc(bridge_keys, "bridge", fp);
+    cut_cfg_doc(state_keys, "state", fp);
+    cut_cfg_doc(flow_keys, "flows.NAME", fp);
     cut_cfg_doc(top_keys, "(top level)", fp);
     for (size_t i = 0; cut_connectors[i] != NULL; i++) {
         const struct cut_connector *c = cut_connectors[i];

@@ -4,9 +4,11 @@
  * cut_settings_load(), read-only afterwards.
  *
  *   bridge:       name, log_level, shutdown_timeout      (bridge_keys)
+ *   state:        path, poll_interval, tracking_flush     (state_keys)
  *   kafka:        free-form librdkafka properties, passed as they are
  *   connections:  NAME: { protocol: amqp091, ...the connector's conn_keys }
- *   flows:        NAME: { source: { connection: NAME, ...the connector's source_keys },
+ *   flows:        NAME: { mode, max_attempts, message_type_property, secondary_timeout,
+ *                         source: { connection: NAME, ...the connector's source_keys },
  *                         legacy: { connection: NAME, ...the connector's sink_keys },
  *                         kafka:  { ...the kafka connector's sink_keys } }
  *                 (legacy and kafka are each optional; a flow has at least one)
@@ -14,6 +16,7 @@
 #ifndef CUTOVER_SETTINGS_H
 #define CUTOVER_SETTINGS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cutover/config.h"
@@ -34,6 +37,12 @@ struct cut_flow_cfg {
     const struct cut_conn_cfg *legacy_conn; /**< legacy target's connection, or NULL */
     void *legacy_settings;                  /**< legacy_conn->connector->sink_size bytes */
     const struct cut_connector *kafka;      /**< the kafka connector, or NULL: no Kafka target */
+    int mode_choice;             /**< flow_keys "mode": 0 = not set, else 1 + enum cut_mode */
+    bool mode_set;               /**< derived: the config gives the flow's mode */
+    int mode;                    /**< derived: enum cut_mode when mode_set */
+    int64_t max_attempts;        /**< primary failures before a message is dead-lettered */
+    char *type_property;         /**< property naming the message type; NULL: JMSType */
+    int64_t secondary_timeout_ms; /**< silence after which a secondary counts as failed */
     void *kafka_settings;                   /**< kafka->sink_size bytes, filled by its sink_keys */
 };
 
@@ -43,6 +52,9 @@ struct cut_settings {
     int log_level;               /**< enum cut_log_level */
     int64_t shutdown_timeout_ms; /**< bound on waiting for in-flight confirmations */
     struct cut_kv_list kafka;    /**< free-form librdkafka properties */
+    char *state_path;            /**< the state store (sqlite file) */
+    int64_t state_poll_ms;       /**< how often a running bridge looks for mode changes */
+    int64_t tracking_flush_ms;   /**< how often tracking counters are written */
     struct cut_conn_cfg *conns;
     size_t n_conns;
     struct cut_flow_cfg *flows;

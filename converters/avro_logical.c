@@ -223,8 +223,8 @@ int cut_decimal_parse(const char *text, size_t len, int precision, int scale, cu
     for (; p < end && *p >= '0' && *p <= '9'; p++) {
         seen = 1;
         if (++nint > precision - scale) {
-            snprintf(why, why_size, "more than %d digits before the decimal point (decimal(%d,%d))",
-                     precision - scale, precision, scale);
+            snprintf(why, why_size, "more than %d digits before the decimal point",
+                     precision - scale);
             return -1;
         }
         v = v * 10 + (*p - '0');
@@ -235,8 +235,7 @@ int cut_decimal_parse(const char *text, size_t len, int precision, int scale, cu
             seen = 1;
             if (nfrac >= scale) {
                 if (*p != '0') {
-                    snprintf(why, why_size, "more than %d decimal places (decimal(%d,%d))", scale,
-                             precision, scale);
+                    snprintf(why, why_size, "more than %d decimal places", scale);
                     return -1;
                 }
                 continue;

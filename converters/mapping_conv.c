@@ -105,7 +105,8 @@ static int conv_create(struct cut_converter **out, const void *settings, struct 
     }
 
     struct cut_xml_limits limits = {.max_bytes = (size_t)set->map->max_bytes,
-                                    .max_depth = (int)set->map->max_depth};
+                                    .max_depth = (int)set->map->max_depth,
+                                    .max_attributes = (int)set->map->max_attributes};
     rc = cut_xml_parser_create(&conv->parser, &limits, err);
     if (rc != CUT_OK) {
         goto out;
@@ -226,10 +227,15 @@ static int conv_convert(struct cut_converter *conv, const struct cut_msg *msg,
         if (rc != CUT_OK) {
             goto out;
         }
-        root = xmlDocGetRootElement(doc);
     }
     conv->xp->doc = doc;
     struct map_eval ev = {.map = map, .xp = conv->xp, .msg = msg, .err = err};
+    if (doc != NULL) {
+        rc = map_eval_context(&ev, doc, &root);
+        if (rc != CUT_OK) {
+            goto out;
+        }
+    }
 
     /* 4. The value. */
     size_t dest = pick_dest(map, msg);

@@ -242,13 +242,36 @@ static int node_text(struct map_eval *ev, xmlNodePtr node, struct raw *r, const 
     return CUT_OK;
 }
 
+const char *map_xpath_error(const xmlError *e)
+{
+    /* With an error handler installed, libxml2 2.9 leaves the message out of
+     * the context's lastError: the code says it (its xmlXPathErrorMessages). */
+    static const char *const messages[] = {
+        "ok", "number encoding", "unfinished literal", "start of literal",
+        "expected $ for variable reference", "undefined variable", "invalid predicate",
+        "invalid expression", "missing closing curly brace", "unregistered function",
+        "invalid operand", "invalid type", "invalid number of arguments",
+        "invalid context size", "invalid context position", "memory allocation error",
+        "syntax error", "resource error", "sub resource error", "undefined namespace prefix",
+        "encoding error", "char out of XML range", "invalid or incomplete context",
+        "stack usage error", "forbidden variable"};
+    if (e->message != NULL) {
+        return e->message;
+    }
+    int code = e->code - XML_XPATH_EXPRESSION_OK;
+    if (code >= 0 && (size_t)code < sizeof(messages) / sizeof(messages[0])) {
+        return messages[code];
+    }
+    return "error";
+}
+
 static xmlXPathObjectPtr run_xpath(struct map_eval *ev, const struct map_source *src,
                                    xmlNodePtr node, const struct path *p)
 {
     ev->xp->node = node;
     xmlXPathObjectPtr obj = xmlXPathCompiledEval(src->xpath, ev->xp);
     if (obj == NULL) {
-        const char *why = ev->xp->lastError.message ? ev->xp->lastError.message : "error";
+        const char *why = map_xpath_error(&ev->xp->lastError);
         fail(ev, p, "XPath \"%s\" failed: %.*s", src->text, (int)strcspn(why, "\n"), why);
     }
     return obj;
@@ -948,6 +971,31 @@ static int eval_record(struct map_eval *ev, const struct map_record *rec, xmlNod
 int map_eval_record(struct map_eval *ev, const struct map_record *rec, xmlNodePtr node)
 {
     return eval_record(ev, rec, node, NULL);
+}
+
+int map_eval_context(struct map_eval *ev, xmlDocPtr doc, xmlNodePtr *node)
+{
+    const struct cut_mapping *map = ev->map;
+    struct path p = {.up = NULL, .name = NULL, .index = -1};
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+
+    *node = root;
+    if (!map->has_context) {
+        return CUT_OK;
+    }
+    xmlXPathObjectPtr obj = run_xpath(ev, &map->context.src, root, &p);
+    if (obj == NULL) {
+        return CUT_EINVAL;
+    }
+    int rc = CUT_OK;
+    if (obj->type != XPATH_NODESET || obj->nodesetval == NULL || obj->nodesetval->nodeNr == 0) {
+        rc = cut_err_set(ev->err, CUT_EINVAL, "root: no node at XPath \"%s\"",
+                         map->context.src.text);
+    } else {
+        *node = obj->nodesetval->nodeTab[0];
+    }
+    xmlXPathFreeObject(obj);
+    return rc;
 }
 
 int map_eval_key(struct map_eval *ev, const struct map_value *key, xmlNodePtr node,

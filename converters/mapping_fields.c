@@ -173,7 +173,7 @@ static xmlXPathCompExprPtr compile_xpath(struct map_ctx *ctx, const char *text, 
     xmlXPathCompExprPtr comp = xmlXPathCtxtCompile(probe, (const xmlChar *)wrapped);
     free(wrapped);
     if (comp == NULL) {
-        const char *why = probe->lastError.message ? probe->lastError.message : "syntax error";
+        const char *why = map_xpath_error(&probe->lastError);
         err_at(ctx, line, path, "invalid XPath \"%s\": %.*s", text, (int)strcspn(why, "\n"), why);
         return NULL;
     }
@@ -181,7 +181,7 @@ static xmlXPathCompExprPtr compile_xpath(struct map_ctx *ctx, const char *text, 
     xmlResetError(&probe->lastError);
     xmlXPathObjectPtr obj = xmlXPathCompiledEval(comp, probe);
     if (obj == NULL && probe->lastError.code != XML_ERR_OK) {
-        const char *why = probe->lastError.message ? probe->lastError.message : "error";
+        const char *why = map_xpath_error(&probe->lastError);
         err_at(ctx, line, path, "XPath \"%s\" cannot be evaluated: %.*s", text,
                (int)strcspn(why, "\n"), why);
         xmlXPathFreeCompExpr(comp);
@@ -607,4 +607,18 @@ int map_key_build(struct map_ctx *ctx, struct map_value *key, const struct cut_n
 void map_fields_doc(void *out)
 {
     cut_cfg_doc(field_keys, "fields.NAME", out);
+}
+
+int map_context_build(struct map_ctx *ctx, struct map_value *ctx_val, const char *xpath,
+                      int line)
+{
+    ctx_val->name = "root";
+    ctx_val->src.kind = MAP_SRC_XPATH;
+    ctx_val->src.text = strdup(xpath);
+    if (ctx_val->src.text == NULL) {
+        err_at(ctx, line, "root", "out of memory");
+        return -1;
+    }
+    ctx_val->src.xpath = compile_xpath(ctx, xpath, line, "root");
+    return ctx_val->src.xpath != NULL ? 0 : -1;
 }

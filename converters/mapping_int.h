@@ -117,13 +117,16 @@ struct cut_mapping {
     int format;   /* enum cut_mapping_format */
     int strategy; /* enum cut_subject_strategy */
     char *schema_file;
+    char *root_xpath;
     char *topic;
     char *filter;
     struct cut_kv_list namespaces;
-    int64_t max_bytes, max_depth;
+    int64_t max_bytes, max_depth, max_attributes;
 
     struct cut_avsc *avsc;
     struct map_record root;
+    struct map_value context; /* `root:`: the node top-level XPaths start at */
+    bool has_context;
     bool needs_xml;
 
     bool has_key;
@@ -160,6 +163,9 @@ struct map_ctx {
 int map_fields_build(struct map_ctx *ctx, struct map_record *rec,
                      const struct cut_avro_node *schema, const struct cut_node *fields,
                      const char *path, int line);
+/** Compile the `root:` XPath of the mapping into @p ctx_val. */
+int map_context_build(struct map_ctx *ctx, struct map_value *ctx_val, const char *xpath,
+                      int line);
 /** Parse a key/field source spec that must give a string (the key). */
 int map_key_build(struct map_ctx *ctx, struct map_value *key, const struct cut_node *node,
                   const char *path);
@@ -180,6 +186,9 @@ struct map_eval {
     char num[64]; /* number text of the value being written */
 };
 
+/** The text of an XPath error recorded in a context's lastError. */
+const char *map_xpath_error(const xmlError *e);
+
 /** A new XPath context with the mapping's namespaces and object cache. */
 xmlXPathContextPtr map_xpath_context(const struct cut_mapping *map);
 
@@ -189,6 +198,12 @@ xmlXPathContextPtr map_xpath_context(const struct cut_mapping *map);
  * field and why), CUT_ENOMEM.
  */
 int map_eval_record(struct map_eval *ev, const struct map_record *rec, xmlNodePtr node);
+
+/**
+ * The node `root:` selects in @p doc (into *node), or the root element when
+ * the mapping has no `root:`. @return CUT_OK, CUT_EINVAL (no such node).
+ */
+int map_eval_context(struct map_eval *ev, xmlDocPtr doc, xmlNodePtr *node);
 
 /** The key's text into @p out (replaced). @return CUT_OK, CUT_EINVAL, CUT_ENOMEM. */
 int map_eval_key(struct map_eval *ev, const struct map_value *key, xmlNodePtr node,

@@ -32,6 +32,11 @@ static const struct cut_cfg_key top_keys[] = {
      .offset = offsetof(struct cut_mapping, schema_file),
      .desc = "the Avro schema (.avsc), relative to this file; required unless "
              "value.format is passthrough"},
+    {.name = "root",
+     .type = CUT_CFG_STRING,
+     .offset = offsetof(struct cut_mapping, root_xpath),
+     .desc = "XPath of the node the top-level XPath expressions start at (a SOAP body, "
+             "say); default: the document's root element"},
     {.name = "topic",
      .type = CUT_CFG_STRING,
      .offset = offsetof(struct cut_mapping, topic),
@@ -73,7 +78,7 @@ static const struct cut_cfg_key limits_keys[] = {
      .offset = offsetof(struct cut_mapping, max_bytes),
      .def = "1048576",
      .min = 1,
-     .max = 64 * 1024 * 1024,
+     .max = 16 * 1024 * 1024,
      .desc = "largest XML body parsed; larger ones are dead-lettered before parsing"},
     {.name = "max_depth",
      .type = CUT_CFG_INT,
@@ -82,6 +87,13 @@ static const struct cut_cfg_key limits_keys[] = {
      .min = 1,
      .max = CUT_XML_MAX_DEPTH_LIMIT,
      .desc = "deepest element nesting accepted (the root element is 1)"},
+    {.name = "max_attributes",
+     .type = CUT_CFG_INT,
+     .offset = offsetof(struct cut_mapping, max_attributes),
+     .def = "256",
+     .min = 1,
+     .max = 65536,
+     .desc = "most attributes on one element (namespace declarations included)"},
     {.name = NULL},
 };
 
@@ -488,6 +500,11 @@ int cut_mapping_load(const char *path, struct cut_mapping **out, struct cut_cfg_
         goto out;
     }
     load_schema(&ctx, map, root);
+    if (map->root_xpath != NULL &&
+        map_context_build(&ctx, &map->context, map->root_xpath,
+                          key_line(root, "root", root->line)) == 0) {
+        map->has_context = true;
+    }
 
     const struct cut_node *fields = cut_node_get(root, "fields");
     if (map->format == CUT_MAPPING_PASSTHROUGH && fields != NULL) {
@@ -504,7 +521,7 @@ int cut_mapping_load(const char *path, struct cut_mapping **out, struct cut_cfg_
     load_filter(&ctx, map, root);
     load_dead_letter(&ctx, map, cut_node_get(root, "dead_letter"));
     map->needs_xml = (map->root.fields != NULL && map_record_uses_xml(&map->root)) ||
-                     (map->has_key && map->key.src.kind == MAP_SRC_XPATH);
+                     (map->has_key && map->key.src.kind == MAP_SRC_XPATH) || map->has_context;
 out:
     if (ctx.probe != NULL) {
         xmlFreeDoc(ctx.probe->doc);
@@ -529,6 +546,7 @@ void cut_mapping_destroy(struct cut_mapping *map)
     }
     map_record_fini(&map->root);
     map_value_fini(&map->key);
+    map_value_fini(&map->context);
     for (size_t i = 0; i < map->n_include; i++) {
         free(map->include[i]);
     }

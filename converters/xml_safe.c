@@ -1,5 +1,6 @@
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,9 @@ int cut_xml_parser_create(struct cut_xml_parser **out, const struct cut_xml_limi
     if (parser->limits.max_depth <= 0 || parser->limits.max_depth > CUT_XML_MAX_DEPTH_LIMIT) {
         parser->limits.max_depth = CUT_XML_DEFAULT_MAX_DEPTH;
     }
+    if (parser->limits.max_attributes <= 0) {
+        parser->limits.max_attributes = CUT_XML_DEFAULT_MAX_ATTRIBUTES;
+    }
     if (ctxt_new(parser) < 0) {
         free(parser);
         return cut_err_set(err, CUT_ENOMEM, "out of memory creating the XML parser");
@@ -161,6 +165,64 @@ static void error_text(const xmlError *e, char *out, size_t size)
     out[n] = '\0';
 }
 
+/* The end of what starts at @p p (after "<!--", "<?", ...): just past @p end, or @p limit. */
+static const char *skip_to(const char *p, const char *limit, const char *end)
+{
+    const char *at = memmem(p, (size_t)(limit - p), end, strlen(end));
+    return at != NULL ? at + strlen(end) : limit;
+}
+
+/*
+ * Whether some start tag has more than @p max attributes: '=' signs outside
+ * quotes between '<' and '>', comments, CDATA sections and processing
+ * instructions skipped. One pass, no allocation; a malformed document is
+ * left for the parser to refuse.
+ */
+static bool too_many_attributes(const char *buf, size_t len, int max)
+{
+    const char *p = buf, *limit = buf + len;
+    while (p < limit) {
+        p = memchr(p, '<', (size_t)(limit - p));
+        if (p == NULL || ++p >= limit) {
+            return false;
+        }
+        if (*p == '?') {
+            p = skip_to(p, limit, "?>");
+            continue;
+        }
+        if (*p == '!') {
+            if ((size_t)(limit - p) >= 3 && memcmp(p, "!--", 3) == 0) {
+                p = skip_to(p + 3, limit, "-->");
+            } else if ((size_t)(limit - p) >= 8 && memcmp(p, "![CDATA[", 8) == 0) {
+                p = skip_to(p + 8, limit, "]]>");
+            }
+            continue; /* a DOCTYPE: the parser refuses it */
+        }
+        if (*p == '/') {
+            continue;
+        }
+        int count = 0;
+        char quote = 0;
+        for (; p < limit; p++) {
+            char c = *p;
+            if (quote != 0) {
+                if (c == quote) {
+                    quote = 0;
+                }
+            } else if (c == '"' || c == '\'') {
+                quote = c;
+            } else if (c == '=') {
+                if (++count > max) {
+                    return true;
+                }
+            } else if (c == '>') {
+                break;
+            }
+        }
+    }
+    return false;
+}
+
 int cut_xml_parse(struct cut_xml_parser *parser, const void *buf, size_t len, xmlDocPtr *doc,
                   struct cut_err *err)
 {
@@ -176,6 +238,10 @@ int cut_xml_parse(struct cut_xml_parser *parser, const void *buf, size_t len, xm
     if (len == 0) {
         return cut_err_set(err, CUT_EINVAL, "XML not well-formed: empty body");
     }
+    if (too_many_attributes(buf, len, parser->limits.max_attributes)) {
+        return cut_err_set(err, CUT_EINVAL, "XML refused: an element has more than %d attributes",
+                           parser->limits.max_attributes);
+    }
     if (parser->ctxt == NULL && ctxt_new(parser) < 0) {
         return cut_err_set(err, CUT_ENOMEM, "out of memory creating the XML parser");
     }
@@ -188,7 +254,9 @@ int cut_xml_parse(struct cut_xml_parser *parser, const void *buf, size_t len, xm
         } else {
             rc = cut_err_set(err, CUT_EINVAL, "XML refused: %s", parser->refused);
         }
-    } else if (d == NULL || !parser->ctxt->wellFormed) {
+    } else if (d == NULL || !parser->ctxt->wellFormed || !parser->ctxt->nsWellFormed) {
+        /* A namespace error (an undeclared prefix) leaves wellFormed set:
+         * it is still not a document the XPath expressions can read. */
         const xmlError *e = xmlCtxtGetLastError(parser->ctxt);
         error_text(e, text, sizeof(text));
         if (e != NULL && e->code == XML_ERR_NO_MEMORY) {

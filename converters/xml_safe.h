@@ -11,6 +11,10 @@
  *     once. An entity reference without a DTD is a well-formedness error.
  *   - The process-wide external entity loader refuses everything (belt and
  *     braces: nothing should ever reach it).
+ *   - Elements with more than max_attributes attributes are refused before
+ *     parsing, by a linear scan of the bytes: libxml2 2.9 checks duplicate
+ *     attributes pairwise, so a megabyte of attributes on one element costs
+ *     it tens of seconds.
  *   - Elements deeper than max_depth stop the parse; xi:include elements are
  *     refused (XInclude is never processed, and a document that asks for it is
  *     not what the mapping expects).
@@ -34,14 +38,16 @@
 
 #include "cutover/status.h"
 
-#define CUT_XML_DEFAULT_MAX_BYTES (1024 * 1024)
-#define CUT_XML_DEFAULT_MAX_DEPTH 64
+#define CUT_XML_DEFAULT_MAX_BYTES      (1024 * 1024)
+#define CUT_XML_DEFAULT_MAX_DEPTH      64
+#define CUT_XML_DEFAULT_MAX_ATTRIBUTES 256
 /* Below libxml2's own limit of 256, so that ours is the one that speaks. */
 #define CUT_XML_MAX_DEPTH_LIMIT 200
 
 struct cut_xml_limits {
     size_t max_bytes; /**< largest document accepted, in bytes */
     int max_depth;    /**< deepest element nesting accepted (the root is 1) */
+    int max_attributes; /**< most attributes (namespace declarations included) on one element */
 };
 
 struct cut_xml_parser;

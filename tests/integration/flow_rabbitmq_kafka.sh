@@ -26,6 +26,8 @@ cat >"$work/cutover.yaml" <<YAML
 bridge:
   name: it-first-flow
   shutdown_timeout: 20s
+state:
+  path: $work/state.db
 kafka:
   bootstrap.servers: \${KAFKA_BOOTSTRAP}
 connections:
