@@ -199,7 +199,7 @@ int cut_flow_create(struct cut_flow **out, const struct cut_settings *settings,
     flow->cfg = cfg;
     flow->env = *env;
     flow->src_ops = cfg->source_conn->connector->source;
-    flow->conv_ops = &cut_passthrough_converter;
+    flow->conv_ops = env->conv_ops != NULL ? env->conv_ops : &cut_passthrough_converter;
     cut_inflight_init(&flow->inflight);
 
     rc = cut_store_open(&flow->store, env->state_path, 0, err);
@@ -224,7 +224,7 @@ int cut_flow_create(struct cut_flow **out, const struct cut_settings *settings,
                              cfg->kafka_settings, err);
     }
     if (rc == CUT_OK) {
-        rc = flow->conv_ops->create(&flow->conv, NULL, err);
+        rc = flow->conv_ops->create(&flow->conv, env->conv_settings, err);
     }
 out:
     if (rc != CUT_OK) {

@@ -35,6 +35,7 @@ struct flow_target {
 struct flow_attempt {
     uint64_t id_hash;
     uint32_t count;
+    char reason[120]; /* why it failed last: the dead letter carries it */
 };
 
 struct cut_flow {

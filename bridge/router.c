@@ -16,6 +16,7 @@
  * Both sides of a dual-write message are sent back to back, without waiting
  * for either: the confirmations arrive later through cut_router_on_confirm.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,11 @@ static void settle(struct cut_flow *flow, cut_token_t token, enum cut_outcome ou
     }
 }
 
+static bool failed(uint8_t res)
+{
+    return res == CUT_RES_FAILED_TRANSIENT || res == CUT_RES_FAILED_PERMANENT;
+}
+
 static void queue_ledger(struct cut_flow *flow, cut_token_t token)
 {
     if (flow->n_ledger == flow->cap_ledger) {
@@ -112,9 +118,22 @@ static void queue_ledger(struct cut_flow *flow, cut_token_t token)
     flow->ledger_queue[flow->n_ledger++] = token;
 }
 
-static bool failed(uint8_t res)
+
+/* A dead letter is done when every destination confirmed; a failure
+ * releases it to try again (it stays marked as poison). */
+static void decide_dead_letter(struct cut_flow *flow, struct cut_inflight_slot *slot)
 {
-    return res == CUT_RES_FAILED_TRANSIENT || res == CUT_RES_FAILED_PERMANENT;
+    cut_token_t token = slot->token;
+    if (slot->res[0] == CUT_RES_PENDING || slot->res[1] == CUT_RES_PENDING) {
+        return;
+    }
+    if (failed(slot->res[0]) || failed(slot->res[1])) {
+        settle(flow, token, CUT_OUTCOME_RETRY);
+    } else {
+        count(flow, CUT_TRACK_DEAD_LETTERED);
+        settle(flow, token, CUT_OUTCOME_ACCEPT);
+    }
+    cut_inflight_remove(&flow->inflight, slot);
 }
 
 /* Apply the mode's ack rule to @p token's entry and act on it. */
@@ -122,6 +141,10 @@ static void decide(struct cut_flow *flow, cut_token_t token)
 {
     struct cut_inflight_slot *slot = cut_inflight_find(&flow->inflight, token);
     if (slot == NULL) {
+        return;
+    }
+    if (slot->dlq) {
+        decide_dead_letter(flow, slot);
         return;
     }
     enum cut_mode mode = (enum cut_mode)slot->mode;
@@ -152,8 +175,17 @@ static void decide(struct cut_flow *flow, cut_token_t token)
         settle(flow, token, CUT_OUTCOME_RETRY);
         break;
     case CUT_ACK_DEAD_LETTER:
-        count(flow, CUT_TRACK_DEAD_LETTERED);
-        settle(flow, token, CUT_OUTCOME_REJECT);
+        if (flow->conv_ops->dead_letter != NULL) {
+            /* The message is no longer in hand: release it marked as poison,
+             * and its redelivery goes straight to the dead-letter
+             * destinations (admit). */
+            struct flow_attempt *a = attempt_slot(flow, slot->id_hash);
+            a->count = (uint32_t)flow->cfg->max_attempts;
+            settle(flow, token, CUT_OUTCOME_RETRY);
+        } else {
+            count(flow, CUT_TRACK_DEAD_LETTERED);
+            settle(flow, token, CUT_OUTCOME_REJECT);
+        }
         break;
     }
     cut_inflight_remove(&flow->inflight, slot);
@@ -164,6 +196,11 @@ static void set_result(struct cut_flow *flow, cut_token_t token, enum cut_side s
     struct cut_inflight_slot *slot = cut_inflight_find(&flow->inflight, token);
     if (slot == NULL || slot->res[side] != CUT_RES_PENDING) {
         return; /* a late answer after a timeout or a ledger record */
+    }
+    if (slot->dlq) {
+        slot->res[side] = res;
+        decide(flow, token);
+        return;
     }
     if (res == CUT_RES_CONFIRMED && flow->env.tracker != NULL) {
         int64_t us = cut_flow_now_us() - slot->sent_us;
@@ -191,7 +228,68 @@ void cut_router_on_confirm(void *opaque, cut_token_t token, int status, const st
         cut_log_debug(flow->cfg->name, "%s write failed: %s", cut_side_name(target->side),
                       err ? err->msg : "");
     }
+    struct cut_inflight_slot *slot = cut_inflight_find(&flow->inflight, token);
+    if (res != CUT_RES_CONFIRMED && slot != NULL && err != NULL) {
+        /* Kept with the message's attempt count: a dead letter says why. */
+        struct flow_attempt *a = attempt_slot(flow, slot->id_hash);
+        snprintf(a->reason, sizeof(a->reason), "%s: %.100s", cut_side_name(target->side),
+                 err->msg);
+    }
     set_result(flow, token, target->side, res);
+}
+
+/* Send the held message to the flow's dead-letter destinations (the
+ * converter says which: a Kafka topic, a legacy queue, both), or refuse it
+ * at the source when there are none, so that the broker's DLQ takes it. */
+static void dead_letter_now(struct cut_flow *flow, const char *reason)
+{
+    const struct cut_msg *msg = &flow->held_msg;
+    struct cut_record rec = {0}, lrec = {0};
+    struct cut_msg legacy;
+    const char *queue = NULL;
+    unsigned dests = 0;
+    struct cut_err err;
+
+    if (flow->conv_ops->dead_letter != NULL) {
+        dests = flow->conv_ops->dead_letter(flow->conv, msg, NULL, reason, &rec, &legacy, &queue);
+    }
+    if (flow->targets[CUT_SIDE_KAFKA].ops == NULL) {
+        dests &= ~CUT_DL_KAFKA;
+    }
+    if (flow->targets[CUT_SIDE_LEGACY].ops == NULL) {
+        dests &= ~CUT_DL_LEGACY;
+    }
+    struct cut_inflight_slot *slot =
+        dests != 0 ? cut_inflight_add(&flow->inflight, msg->token) : NULL;
+    if (slot == NULL) {
+        cut_log_warn(flow->cfg->name, "message %s refused at the source (dead letter): %s",
+                     msg->message_id, reason);
+        count(flow, CUT_TRACK_DEAD_LETTERED);
+        settle(flow, msg->token, CUT_OUTCOME_REJECT);
+        return;
+    }
+    cut_log_warn(flow->cfg->name, "message %s dead-lettered: %s", msg->message_id, reason);
+    slot->dlq = 1;
+    slot->id_hash = id_hash(msg->message_id);
+    slot->res[CUT_SIDE_KAFKA] = dests & CUT_DL_KAFKA ? CUT_RES_PENDING : CUT_RES_NOT_REQUIRED;
+    slot->res[CUT_SIDE_LEGACY] = dests & CUT_DL_LEGACY ? CUT_RES_PENDING : CUT_RES_NOT_REQUIRED;
+    cut_token_t token = msg->token;
+    if (dests & CUT_DL_KAFKA) {
+        struct flow_target *t = &flow->targets[CUT_SIDE_KAFKA];
+        if (t->ops->send(t->sink, msg, &rec, token, &err) != CUT_OK) {
+            cut_inflight_find(&flow->inflight, token)->res[CUT_SIDE_KAFKA] =
+                CUT_RES_FAILED_TRANSIENT;
+        }
+    }
+    if (dests & CUT_DL_LEGACY) {
+        struct flow_target *t = &flow->targets[CUT_SIDE_LEGACY];
+        lrec.dest = queue;
+        if (t->ops->send(t->sink, &legacy, &lrec, token, &err) != CUT_OK) {
+            cut_inflight_find(&flow->inflight, token)->res[CUT_SIDE_LEGACY] =
+                CUT_RES_FAILED_TRANSIENT;
+        }
+    }
+    decide(flow, token);
 }
 
 /* First sight of the held message: its mode, its entry in flight, its copy. */
@@ -205,13 +303,12 @@ static int admit(struct cut_flow *flow)
 
     count(flow, CUT_TRACK_SEEN);
     if (attempts >= (uint32_t)flow->cfg->max_attempts) {
-        cut_log_warn(flow->cfg->name, "message %s failed %u times, dead-lettering it",
-                     msg->message_id, attempts);
-        count(flow, CUT_TRACK_DEAD_LETTERED);
-        settle(flow, msg->token, CUT_OUTCOME_REJECT);
-        tries->count = 0;
+        char reason[160];
+        snprintf(reason, sizeof(reason), "failed %u times; last: %s", attempts,
+                 tries->reason[0] ? tries->reason : "delivery failed");
         flow->held_mask = 0;
-        return CUT_OK;
+        dead_letter_now(flow, reason);
+        return CUT_EAGAIN; /* handled here: not for the targets */
     }
     struct cut_inflight_slot *slot = cut_inflight_add(&flow->inflight, msg->token);
     if (slot == NULL) {
@@ -257,8 +354,19 @@ static int send_side(struct cut_flow *flow, enum cut_side side, enum cut_mode mo
         enum cut_verdict verdict = CUT_VERDICT_SEND;
         rc = flow->conv_ops->convert(flow->conv, msg, &rec, &verdict, &err);
         if (rc == CUT_OK && verdict != CUT_VERDICT_SEND) {
+            if (verdict == CUT_VERDICT_DEAD_LETTER && primary) {
+                /* Nothing was sent yet (the primary goes first): the message,
+                 * still in hand, goes to the dead-letter destinations. */
+                struct cut_inflight_slot *slot = cut_inflight_find(&flow->inflight, msg->token);
+                if (slot != NULL) {
+                    cut_inflight_remove(&flow->inflight, slot);
+                }
+                flow->held_mask = 0;
+                dead_letter_now(flow, err.msg);
+                return CUT_OK;
+            }
             if (verdict == CUT_VERDICT_DEAD_LETTER) {
-                cut_log_warn(flow->cfg->name, "message %s cannot be converted: %s",
+                cut_log_warn(flow->cfg->name, "message %s cannot be converted for Kafka: %s",
                              msg->message_id, err.msg);
                 set_result(flow, msg->token, side, CUT_RES_FAILED_PERMANENT);
                 return CUT_OK;

@@ -60,7 +60,7 @@ static void runner_state_stop(struct runner_state *rs)
     cut_store_close(rs->store);
 }
 
-int cut_runner_run(const struct cut_settings *settings)
+int cut_runner_run(const struct cut_settings *settings, const struct cut_flow_plugin *plugins)
 {
     int status = 0;
     struct cut_err err = {0};
@@ -91,6 +91,8 @@ int cut_runner_run(const struct cut_settings *settings)
             .board = rs.board,
             .tracker = rs.tracker,
             .index = i,
+            .conv_ops = plugins != NULL ? plugins[i].conv_ops : NULL,
+            .conv_settings = plugins != NULL ? plugins[i].conv_settings : NULL,
         };
         if (cut_flow_create(&flows[i], settings, &settings->flows[i], &env, &err) != CUT_OK ||
             cut_flow_start(flows[i], &err) != CUT_OK) {

@@ -67,6 +67,23 @@ static const struct cut_cfg_key state_keys[] = {
     {.name = NULL},
 };
 
+static const struct cut_cfg_key registry_keys[] = {
+    {.name = "url",
+     .type = CUT_CFG_STRING,
+     .offset = offsetof(struct cut_settings, registry_url),
+     .desc = "base URL of a Confluent-compatible Schema Registry (Apicurio: .../apis/ccompat/v7)"},
+    {.name = "username",
+     .type = CUT_CFG_STRING,
+     .offset = offsetof(struct cut_settings, registry_username),
+     .desc = "HTTP basic authentication user"},
+    {.name = "password",
+     .type = CUT_CFG_STRING,
+     .offset = offsetof(struct cut_settings, registry_password),
+     .secret = true,
+     .desc = "HTTP basic authentication password"},
+    {.name = NULL},
+};
+
 /* "default" leaves the mode to the operator's flags and the global default. */
 static const char *const mode_choices[] = {"default", "JMS_ONLY", "DUAL_WRITE_JMS_PRIMARY",
                                            "DUAL_WRITE_KAFKA_PRIMARY", "KAFKA_ONLY", NULL};
@@ -91,6 +108,11 @@ static const struct cut_cfg_key flow_keys[] = {
      .offset = offsetof(struct cut_flow_cfg, type_property),
      .desc = "property that names the message type for per-type mode overrides "
              "(default: JMSType)"},
+    {.name = "mapping",
+     .type = CUT_CFG_STRING,
+     .offset = offsetof(struct cut_flow_cfg, mapping),
+     .desc = "mapping file (docs/mappings.md), relative to this config file; without one the "
+             "body goes to Kafka unchanged"},
     {.name = "secondary_timeout",
      .type = CUT_CFG_MS,
      .offset = offsetof(struct cut_flow_cfg, secondary_timeout_ms),
@@ -111,7 +133,8 @@ static const struct cut_cfg_key top_keys[] = {
              "passed to librdkafka as they are; needed when there is a flow"},
     {.name = NULL},
 };
-static const char *const top_skip[] = {"bridge", "state", "connections", "flows", NULL};
+static const char *const top_skip[] = {"bridge", "state", "schema_registry", "connections",
+                                       "flows", NULL};
 
 /* A flow has no keys of its own yet, only sections: this table reports typos there. */
 static const struct cut_cfg_key no_keys[] = {{.name = NULL}};
@@ -380,6 +403,18 @@ static int load_flow(const struct cut_settings *s, struct cut_flow_cfg *flow,
     }
     nerr += cut_cfg_apply(flow_keys, value, flow, path, flow_sections, ctx);
     flow->mode_set = flow->mode_choice > 0;
+    if (flow->mapping != NULL && flow->mapping[0] != '/') {
+        /* Relative to the config file, wherever the bridge is started from. */
+        char *dir = strdup(ctx->file), *slash = dir ? strrchr(dir, '/') : NULL, *full = NULL;
+        if (slash != NULL) {
+            *slash = '\0';
+            if (asprintf(&full, "%s/%s", dir, flow->mapping) >= 0) {
+                free(flow->mapping);
+                flow->mapping = full;
+            }
+        }
+        free(dir);
+    }
     flow->mode = flow->mode_set ? flow->mode_choice - 1 : 0;
 
     node = section(value, "source", path, flow->line, ctx, &nerr);
@@ -496,6 +531,8 @@ int cut_settings_load(const char *path, struct cut_settings *s, struct cut_cfg_e
     nerr += cut_cfg_apply(top_keys, root, s, "", top_skip, &ctx);
     nerr += cut_cfg_apply(bridge_keys, cut_node_get(root, "bridge"), s, "bridge", NULL, &ctx);
     nerr += cut_cfg_apply(state_keys, cut_node_get(root, "state"), s, "state", NULL, &ctx);
+    nerr += cut_cfg_apply(registry_keys, cut_node_get(root, "schema_registry"), s,
+                          "schema_registry", NULL, &ctx);
     /* Connections first, whatever the order in the file: flows refer to them. */
     nerr += load_conns(s, cut_node_get(root, "connections"), &ctx);
     nerr += load_flows(s, cut_node_get(root, "flows"), &ctx);
@@ -555,6 +592,7 @@ void cut_settings_fini(struct cut_settings *s)
     free(s->conns);
     cut_cfg_release(bridge_keys, s);
     cut_cfg_release(state_keys, s);
+    cut_cfg_release(registry_keys, s);
     cut_cfg_release(top_keys, s);
     free(s->file);
     memset(s, 0, sizeof(*s));
@@ -567,6 +605,7 @@ void cut_settings_doc(void *out)
     fputs("## cutover.yaml\n\n", fp);
     cut_cfg_doc(bridge_keys, "bridge", fp);
     cut_cfg_doc(state_keys, "state", fp);
+    cut_cfg_doc(registry_keys, "schema_registry", fp);
     cut_cfg_doc(flow_keys, "flows.NAME", fp);
     cut_cfg_doc(top_keys, "(top level)", fp);
     for (size_t i = 0; cut_connectors[i] != NULL; i++) {

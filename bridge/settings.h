@@ -5,9 +5,10 @@
  *
  *   bridge:       name, log_level, shutdown_timeout      (bridge_keys)
  *   state:        path, poll_interval, tracking_flush     (state_keys)
+ *   schema_registry: url, username, password              (registry_keys)
  *   kafka:        free-form librdkafka properties, passed as they are
  *   connections:  NAME: { protocol: amqp091, ...the connector's conn_keys }
- *   flows:        NAME: { mode, max_attempts, message_type_property, secondary_timeout,
+ *   flows:        NAME: { mode, max_attempts, message_type_property, secondary_timeout, mapping,
  *                         source: { connection: NAME, ...the connector's source_keys },
  *                         legacy: { connection: NAME, ...the connector's sink_keys },
  *                         kafka:  { ...the kafka connector's sink_keys } }
@@ -43,6 +44,7 @@ struct cut_flow_cfg {
     int64_t max_attempts;        /**< primary failures before a message is dead-lettered */
     char *type_property;         /**< property naming the message type; NULL: JMSType */
     int64_t secondary_timeout_ms; /**< silence after which a secondary counts as failed */
+    char *mapping;               /**< mapping file, resolved against the config's folder; NULL: passthrough */
     void *kafka_settings;                   /**< kafka->sink_size bytes, filled by its sink_keys */
 };
 
@@ -52,6 +54,9 @@ struct cut_settings {
     int log_level;               /**< enum cut_log_level */
     int64_t shutdown_timeout_ms; /**< bound on waiting for in-flight confirmations */
     struct cut_kv_list kafka;    /**< free-form librdkafka properties */
+    char *registry_url;          /**< Confluent-compatible Schema Registry base URL, or NULL */
+    char *registry_username;
+    char *registry_password;     /**< secret */
     char *state_path;            /**< the state store (sqlite file) */
     int64_t state_poll_ms;       /**< how often a running bridge looks for mode changes */
     int64_t tracking_flush_ms;   /**< how often tracking counters are written */

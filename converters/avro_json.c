@@ -127,7 +127,7 @@ static int check(struct checker *ck, const struct cut_avro_node *type)
             return CUT_EINVAL;
         }
         return v < 0 || (uint64_t)v >= type->n_symbols ? bad(ck, "enum index out of range")
-                                                        : CUT_OK;
+                                                       : CUT_OK;
     case CUT_AVRO_UNION:
         if (get_long(ck, &v) != CUT_OK) {
             return CUT_EINVAL;
@@ -346,8 +346,8 @@ static json_t *to_json(avro_value_t *val, const struct cut_avro_node *type, stru
         return json_string(type->symbols[b]);
     case CUT_AVRO_UNION: {
         avro_value_t branch;
-        if (avro_value_get_discriminant(val, &b) != 0 || b < 0 ||
-            (size_t)b >= type->n_branches || avro_value_get_current_branch(val, &branch) != 0) {
+        if (avro_value_get_discriminant(val, &b) != 0 || b < 0 || (size_t)b >= type->n_branches ||
+            avro_value_get_current_branch(val, &branch) != 0) {
             break;
         }
         return to_json(&branch, type->branches[b], err);
@@ -416,8 +416,7 @@ int cut_avro_reader_read(struct cut_avro_reader *rd, const void *buf, size_t len
     }
     *out = to_json(&rd->value, rd->avsc->root, err);
     if (*out == NULL) {
-        return err->code != CUT_OK ? err->code
-                                   : cut_err_set(err, CUT_ENOMEM, "out of memory");
+        return err->code != CUT_OK ? err->code : cut_err_set(err, CUT_ENOMEM, "out of memory");
     }
     return CUT_OK;
 }

@@ -20,8 +20,8 @@ struct parser {
 };
 
 static const char *const type_names[] = {
-    "null", "boolean", "int",  "long",  "float", "double", "bytes",
-    "string", "record", "enum", "array", "map", "union",  "fixed",
+    "null",   "boolean", "int",  "long",  "float", "double", "bytes",
+    "string", "record",  "enum", "array", "map",   "union",  "fixed",
 };
 
 const char *cut_avro_type_name(enum cut_avro_type type)
@@ -453,9 +453,8 @@ static struct cut_avro_node *parse_type(struct parser *ps, const json_t *js, con
         if (node == NULL) {
             rc = CUT_ENOMEM;
         } else {
-            struct cut_avro_node *inner =
-                parse_type(ps, json_object_get(js, array ? "items" : "values"), ns, where,
-                           depth + 1);
+            struct cut_avro_node *inner = parse_type(
+                ps, json_object_get(js, array ? "items" : "values"), ns, where, depth + 1);
             if (inner == NULL) {
                 return NULL;
             }

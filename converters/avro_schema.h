@@ -81,9 +81,9 @@ struct cut_avro_node {
     size_t n_fields;
     const char **symbols; /**< enum */
     size_t n_symbols;
-    int enum_default;             /**< index of the enum's default symbol, -1 when none */
-    struct cut_avro_node *items;  /**< array */
-    struct cut_avro_node *values; /**< map */
+    int enum_default;                /**< index of the enum's default symbol, -1 when none */
+    struct cut_avro_node *items;     /**< array */
+    struct cut_avro_node *values;    /**< map */
     struct cut_avro_node **branches; /**< union */
     size_t n_branches;
     size_t size; /**< fixed */
@@ -94,8 +94,8 @@ struct cut_avro_node {
 struct cut_avsc {
     char *text; /**< the original schema text, NUL-terminated; register this */
     size_t len;
-    json_t *json;             /**< the parsed text */
-    avro_schema_t avro;       /**< the same schema as avro-c reads it */
+    json_t *json;       /**< the parsed text */
+    avro_schema_t avro; /**< the same schema as avro-c reads it */
     struct cut_avro_node *root;
     struct cut_avro_node **nodes; /* every node, for destroy */
     size_t n_nodes, cap;

@@ -4,24 +4,24 @@
 
 #include "avro_write.h"
 
-void cut_buf_init(struct cut_buf *buf)
+void cut_avro_buf_init(struct cut_avro_buf *buf)
 {
     memset(buf, 0, sizeof(*buf));
 }
 
-void cut_buf_fini(struct cut_buf *buf)
+void cut_avro_buf_fini(struct cut_avro_buf *buf)
 {
     free(buf->data);
     memset(buf, 0, sizeof(*buf));
 }
 
-void cut_buf_reset(struct cut_buf *buf)
+void cut_avro_buf_reset(struct cut_avro_buf *buf)
 {
     buf->len = 0;
     buf->failed = false;
 }
 
-int cut_buf_reserve(struct cut_buf *buf, size_t n)
+int cut_avro_buf_reserve(struct cut_avro_buf *buf, size_t n)
 {
     if (buf->failed) {
         return -1;
@@ -47,18 +47,18 @@ int cut_buf_reserve(struct cut_buf *buf, size_t n)
     return 0;
 }
 
-void cut_buf_put(struct cut_buf *buf, const void *data, size_t len)
+void cut_avro_buf_put(struct cut_avro_buf *buf, const void *data, size_t len)
 {
-    if (len > 0 && cut_buf_reserve(buf, len) == 0) {
+    if (len > 0 && cut_avro_buf_reserve(buf, len) == 0) {
         memcpy(buf->data + buf->len, data, len);
         buf->len += len;
     }
 }
 
-void cut_avro_put_long(struct cut_buf *buf, int64_t v)
+void cut_avro_put_long(struct cut_avro_buf *buf, int64_t v)
 {
     uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    if (cut_buf_reserve(buf, 10) < 0) {
+    if (cut_avro_buf_reserve(buf, 10) < 0) {
         return;
     }
     uint8_t *p = buf->data + buf->len;
@@ -70,13 +70,13 @@ void cut_avro_put_long(struct cut_buf *buf, int64_t v)
     buf->len = (size_t)(p - buf->data);
 }
 
-void cut_avro_put_boolean(struct cut_buf *buf, bool v)
+void cut_avro_put_boolean(struct cut_avro_buf *buf, bool v)
 {
     uint8_t b = v ? 1 : 0;
-    cut_buf_put(buf, &b, 1);
+    cut_avro_buf_put(buf, &b, 1);
 }
 
-void cut_avro_put_float(struct cut_buf *buf, float v)
+void cut_avro_put_float(struct cut_avro_buf *buf, float v)
 {
     uint32_t u;
     uint8_t b[4];
@@ -84,10 +84,10 @@ void cut_avro_put_float(struct cut_buf *buf, float v)
     for (int i = 0; i < 4; i++) {
         b[i] = (uint8_t)(u >> (8 * i));
     }
-    cut_buf_put(buf, b, 4);
+    cut_avro_buf_put(buf, b, 4);
 }
 
-void cut_avro_put_double(struct cut_buf *buf, double v)
+void cut_avro_put_double(struct cut_avro_buf *buf, double v)
 {
     uint64_t u;
     uint8_t b[8];
@@ -95,17 +95,17 @@ void cut_avro_put_double(struct cut_buf *buf, double v)
     for (int i = 0; i < 8; i++) {
         b[i] = (uint8_t)(u >> (8 * i));
     }
-    cut_buf_put(buf, b, 8);
+    cut_avro_buf_put(buf, b, 8);
 }
 
-void cut_avro_put_bytes(struct cut_buf *buf, const void *data, size_t len)
+void cut_avro_put_bytes(struct cut_avro_buf *buf, const void *data, size_t len)
 {
     cut_avro_put_long(buf, (int64_t)len);
-    cut_buf_put(buf, data, len);
+    cut_avro_buf_put(buf, data, len);
 }
 
 /* A JSON string of code points 0-255 as the bytes they stand for. */
-static int put_latin1(struct cut_buf *buf, const json_t *value, size_t want, char *why,
+static int put_latin1(struct cut_avro_buf *buf, const json_t *value, size_t want, char *why,
                       size_t why_size)
 {
     const unsigned char *s = (const unsigned char *)json_string_value(value);
@@ -135,13 +135,13 @@ static int put_latin1(struct cut_buf *buf, const json_t *value, size_t want, cha
     if (want == SIZE_MAX) {
         cut_avro_put_long(buf, (int64_t)n);
     }
-    cut_buf_put(buf, out, n);
+    cut_avro_buf_put(buf, out, n);
     free(out);
     return 0;
 }
 
-int cut_avro_put_json(struct cut_buf *buf, const struct cut_avro_node *type, const json_t *value,
-                      char *why, size_t why_size)
+int cut_avro_put_json(struct cut_avro_buf *buf, const struct cut_avro_node *type,
+                      const json_t *value, char *why, size_t why_size)
 {
     switch (type->type) {
     case CUT_AVRO_NULL:
@@ -225,7 +225,8 @@ int cut_avro_put_json(struct cut_buf *buf, const struct cut_avro_node *type, con
         } else {
             const char *k;
             json_t *v;
-            json_object_foreach ((json_t *)value, k, v) {
+            json_object_foreach((json_t *)value, k, v)
+            {
                 cut_avro_put_bytes(buf, k, strlen(k));
                 if (cut_avro_put_json(buf, type->values, v, why, why_size) < 0) {
                     return -1;

@@ -24,27 +24,27 @@
 
 #include "avro_schema.h"
 
-struct cut_buf {
+struct cut_avro_buf {
     uint8_t *data;
     size_t len, cap;
     bool failed; /**< an allocation failed: the content is incomplete */
 };
 
-void cut_buf_init(struct cut_buf *buf);
-void cut_buf_fini(struct cut_buf *buf);
+void cut_avro_buf_init(struct cut_avro_buf *buf);
+void cut_avro_buf_fini(struct cut_avro_buf *buf);
 /** Empty the buffer, keeping its memory (and clearing failed). */
-void cut_buf_reset(struct cut_buf *buf);
+void cut_avro_buf_reset(struct cut_avro_buf *buf);
 /** Make room for @p n more bytes. @return 0, or -1 (and failed set). */
-int cut_buf_reserve(struct cut_buf *buf, size_t n);
-void cut_buf_put(struct cut_buf *buf, const void *data, size_t len);
+int cut_avro_buf_reserve(struct cut_avro_buf *buf, size_t n);
+void cut_avro_buf_put(struct cut_avro_buf *buf, const void *data, size_t len);
 
 /** int and long: zig-zag varint. */
-void cut_avro_put_long(struct cut_buf *buf, int64_t v);
-void cut_avro_put_boolean(struct cut_buf *buf, bool v);
-void cut_avro_put_float(struct cut_buf *buf, float v);
-void cut_avro_put_double(struct cut_buf *buf, double v);
+void cut_avro_put_long(struct cut_avro_buf *buf, int64_t v);
+void cut_avro_put_boolean(struct cut_avro_buf *buf, bool v);
+void cut_avro_put_float(struct cut_avro_buf *buf, float v);
+void cut_avro_put_double(struct cut_avro_buf *buf, double v);
 /** bytes and string: length, then the bytes. */
-void cut_avro_put_bytes(struct cut_buf *buf, const void *data, size_t len);
+void cut_avro_put_bytes(struct cut_avro_buf *buf, const void *data, size_t len);
 
 /**
  * Encode the JSON @p value (a schema "default") as a datum of @p type, the
@@ -53,7 +53,7 @@ void cut_avro_put_bytes(struct cut_buf *buf, const void *data, size_t len);
  * types use their base type's form.
  * @return 0, or -1 with the reason in @p why.
  */
-int cut_avro_put_json(struct cut_buf *buf, const struct cut_avro_node *type, const json_t *value,
-                      char *why, size_t why_size);
+int cut_avro_put_json(struct cut_avro_buf *buf, const struct cut_avro_node *type,
+                      const json_t *value, char *why, size_t why_size);
 
 #endif

@@ -21,6 +21,8 @@
  *   5. key, headers (the message id always), topic (lane by priority)
  * Any failure of 3-5 caused by the message is CUT_VERDICT_DEAD_LETTER with
  * a precise reason in err ("field lines[2].qty: cannot convert \"x\" to int").
+ * For CUT_VERDICT_EXPIRED and CUT_VERDICT_FILTERED, err->msg says why too
+ * (with err->code CUT_OK), for logs and `cutover convert`.
  *
  * Ownership and threads: a loaded mapping is read-only, but its compiled
  * XPath expressions are evaluated by the converter: give each mapping to one
@@ -186,9 +188,8 @@ void cut_dead_letter_fini(struct cut_dead_letter *dl);
  *                the next call on @p dl
  */
 int cut_mapping_dead_letter_headers(struct cut_dead_letter *dl, const struct cut_mapping *map,
-                                    const char *flow, const char *source,
-                                    const struct cut_msg *msg, const char *reason,
-                                    int64_t now_ms, struct cut_record *rec);
+                                    const char *flow, const char *source, const struct cut_msg *msg,
+                                    const char *reason, int64_t now_ms, struct cut_record *rec);
 
 /**
  * The message to send to the legacy dead-letter queue: a copy of @p msg
@@ -196,8 +197,8 @@ int cut_mapping_dead_letter_headers(struct cut_dead_letter *dl, const struct cut
  * by cutover_dl_reason, _flow, _time and _source (strings). @p out points into
  * @p msg and @p dl; valid until the next call on @p dl.
  */
-int cut_mapping_dead_letter_props(struct cut_dead_letter *dl, const char *flow,
-                                  const char *source, const struct cut_msg *msg,
-                                  const char *reason, int64_t now_ms, struct cut_msg *out);
+int cut_mapping_dead_letter_props(struct cut_dead_letter *dl, const char *flow, const char *source,
+                                  const struct cut_msg *msg, const char *reason, int64_t now_ms,
+                                  struct cut_msg *out);
 
 #endif

@@ -28,8 +28,9 @@ struct cut_converter {
     struct cut_xml_parser *parser;
     xmlXPathContextPtr xp;
     struct cut_avro_reader *reader; /* json format: Avro bytes -> JSON */
-    struct cut_buf value, key, scratch;
+    struct cut_avro_buf value, key, scratch;
     struct map_headers hdrs;
+    struct cut_dead_letter dl;
 };
 
 static int64_t clock_ms(void)
@@ -49,10 +50,11 @@ static void conv_destroy(struct cut_converter *conv)
         xmlXPathFreeContext(conv->xp);
     }
     cut_avro_reader_destroy(conv->reader);
-    cut_buf_fini(&conv->value);
-    cut_buf_fini(&conv->key);
-    cut_buf_fini(&conv->scratch);
+    cut_avro_buf_fini(&conv->value);
+    cut_avro_buf_fini(&conv->key);
+    cut_avro_buf_fini(&conv->scratch);
     map_headers_fini(&conv->hdrs);
+    cut_dead_letter_fini(&conv->dl);
     free(conv);
 }
 
@@ -95,9 +97,10 @@ static int conv_create(struct cut_converter **out, const void *settings, struct 
     conv->map = set->map;
     conv->flow = set->flow;
     conv->now_ms = set->now_ms != NULL ? set->now_ms : clock_ms;
-    cut_buf_init(&conv->value);
-    cut_buf_init(&conv->key);
-    cut_buf_init(&conv->scratch);
+    cut_dead_letter_init(&conv->dl);
+    cut_avro_buf_init(&conv->value);
+    cut_avro_buf_init(&conv->key);
+    cut_avro_buf_init(&conv->scratch);
     map_headers_init(&conv->hdrs);
     conv->n_dests = cut_mapping_topics(set->map, set->topic, conv->topics, MAX_DESTS);
     for (size_t i = 0; i < conv->n_dests; i++) {
@@ -149,7 +152,7 @@ static size_t pick_dest(const struct cut_mapping *map, const struct cut_msg *msg
 static int write_json(struct cut_converter *conv, struct map_eval *ev, xmlNodePtr root)
 {
     json_t *json = NULL;
-    cut_buf_reset(&conv->scratch);
+    cut_avro_buf_reset(&conv->scratch);
     ev->out = &conv->scratch;
     int rc = map_eval_record(ev, &conv->map->root, root);
     if (rc != CUT_OK) {
@@ -165,20 +168,15 @@ static int write_json(struct cut_converter *conv, struct map_eval *ev, xmlNodePt
     if (rc != CUT_OK) {
         return rc;
     }
-    cut_buf_reset(&conv->value);
+    cut_avro_buf_reset(&conv->value);
     size_t need = json_dumpb(json, NULL, 0, JSON_COMPACT);
-    if (need == 0 || cut_buf_reserve(&conv->value, need) < 0) {
+    if (need == 0 || cut_avro_buf_reserve(&conv->value, need) < 0) {
         json_decref(json);
         return cut_err_set(ev->err, CUT_ENOMEM, "out of memory writing JSON");
     }
     conv->value.len = json_dumpb(json, (char *)conv->value.data, need, JSON_COMPACT);
     json_decref(json);
     return CUT_OK;
-}
-
-static const char *body_kind_text(enum cut_body_kind kind)
-{
-    return cut_body_kind_name(kind);
 }
 
 static int conv_convert(struct cut_converter *conv, const struct cut_msg *msg,
@@ -220,7 +218,7 @@ static int conv_convert(struct cut_converter *conv, const struct cut_msg *msg,
     if (map->needs_xml) {
         if (msg->body_kind != CUT_BODY_TEXT && msg->body_kind != CUT_BODY_BYTES) {
             rc = cut_err_set(err, CUT_EINVAL, "the body is a %s message; the mapping reads XML",
-                             body_kind_text(msg->body_kind));
+                             cut_body_kind_name(msg->body_kind));
             goto out;
         }
         rc = cut_xml_parse(conv->parser, msg->body, msg->body_len, &doc, err);
@@ -242,8 +240,8 @@ static int conv_convert(struct cut_converter *conv, const struct cut_msg *msg,
     switch (map->format) {
     case CUT_MAPPING_AVRO: {
         static const uint8_t header[CUT_WIRE_HEADER_SIZE] = {0};
-        cut_buf_reset(&conv->value);
-        cut_buf_put(&conv->value, header, sizeof(header));
+        cut_avro_buf_reset(&conv->value);
+        cut_avro_buf_put(&conv->value, header, sizeof(header));
         ev.out = &conv->value;
         rc = map_eval_record(&ev, &map->root, root);
         if (rc != CUT_OK) {
@@ -295,10 +293,39 @@ out:
     return rc;
 }
 
+/* The mapping's dead_letter: section says where; the record and the legacy
+ * copy carry the reason, the flow, the time and the source. */
+static unsigned conv_dead_letter(struct cut_converter *conv, const struct cut_msg *msg,
+                                 const char *source, const char *reason, struct cut_record *rec,
+                                 struct cut_msg *legacy, const char **legacy_queue)
+{
+    const struct cut_mapping_dead_letter *where = cut_mapping_dead_letter(conv->map);
+    unsigned dests = 0;
+    int64_t now = conv->now_ms();
+    if (where == NULL) {
+        return 0;
+    }
+    /* Both are built into conv->dl: the legacy copy first, since building the
+     * record reuses what the copy does not need. */
+    if (where->queue != NULL &&
+        cut_mapping_dead_letter_props(&conv->dl, conv->flow, source, msg, reason, now, legacy) ==
+            CUT_OK) {
+        *legacy_queue = where->queue;
+        dests |= CUT_DL_LEGACY;
+    }
+    if (where->topic != NULL && cut_mapping_dead_letter_headers(&conv->dl, conv->map, conv->flow,
+                                                                source, msg, reason, now,
+                                                                rec) == CUT_OK) {
+        dests |= CUT_DL_KAFKA;
+    }
+    return dests;
+}
+
 const struct cut_converter_ops cut_mapping_converter = {
     .name = "mapping",
     .create = conv_create,
     .convert = conv_convert,
+    .dead_letter = conv_dead_letter,
     .destroy = conv_destroy,
 };
 
@@ -318,8 +345,7 @@ int cut_mapping_value_json(const struct cut_mapping *map, const void *value, siz
         return cut_avro_to_json(map->avsc, payload, len - CUT_WIRE_HEADER_SIZE, out, err);
     case CUT_MAPPING_JSON:
         *out = json_loadb(value, len, 0, &jerr);
-        return *out != NULL ? CUT_OK
-                            : cut_err_set(err, CUT_EINVAL, "not JSON: %s", jerr.text);
+        return *out != NULL ? CUT_OK : cut_err_set(err, CUT_EINVAL, "not JSON: %s", jerr.text);
     default:
         return cut_err_set(err, CUT_EINVAL, "a passthrough value is the body itself");
     }

@@ -109,7 +109,7 @@ void map_value_fini(struct map_value *val)
         free(val->src.pairs[i].to);
     }
     free(val->src.pairs);
-    cut_buf_fini(&val->def_bytes);
+    cut_avro_buf_fini(&val->def_bytes);
     if (val->sub != NULL) {
         map_record_fini(val->sub);
         free(val->sub);
@@ -260,14 +260,14 @@ static int take_pairs(struct map_ctx *ctx, struct map_source *src, struct cut_kv
 static void check_texts(struct map_ctx *ctx, const struct map_value *val,
                         const struct cut_node *spec, const char *path)
 {
-    struct cut_buf scratch;
+    struct cut_avro_buf scratch;
     char why[512];
     char *sub;
 
     if (val->value->type == CUT_AVRO_RECORD || val->value->type == CUT_AVRO_ARRAY) {
         return;
     }
-    cut_buf_init(&scratch);
+    cut_avro_buf_init(&scratch);
     if (val->src.def != NULL && map_check_text(val, val->src.def, &scratch, why, sizeof(why)) < 0) {
         sub = join(path, "default");
         err_at(ctx, key_line(spec, "default", spec->line), sub ? sub : path, "%s", why);
@@ -275,17 +275,16 @@ static void check_texts(struct map_ctx *ctx, const struct map_value *val,
     }
     const struct cut_node *map = cut_node_get(spec, "map");
     for (size_t i = 0; i < val->src.n_pairs; i++) {
-        cut_buf_reset(&scratch);
+        cut_avro_buf_reset(&scratch);
         if (map_check_text(val, val->src.pairs[i].to, &scratch, why, sizeof(why)) < 0) {
             sub = join(path, "map");
             char *k = sub ? join(sub, val->src.pairs[i].from) : NULL;
-            err_at(ctx, key_line(map, val->src.pairs[i].from, spec->line), k ? k : path, "%s",
-                   why);
+            err_at(ctx, key_line(map, val->src.pairs[i].from, spec->line), k ? k : path, "%s", why);
             free(k);
             free(sub);
         }
     }
-    cut_buf_fini(&scratch);
+    cut_avro_buf_fini(&scratch);
 }
 
 static int build_value(struct map_ctx *ctx, struct map_value *val, const char *name,
@@ -315,8 +314,8 @@ static int set_source(struct map_ctx *ctx, struct map_value *val, struct field_s
         val->src.kind = MAP_SRC_XPATH;
         val->src.text = fs->xpath;
         fs->xpath = NULL;
-        val->src.xpath = compile_xpath(ctx, val->src.text, key_line(spec, "xpath", line),
-                                       sub ? sub : path);
+        val->src.xpath =
+            compile_xpath(ctx, val->src.text, key_line(spec, "xpath", line), sub ? sub : path);
         free(sub);
         return val->src.xpath ? 0 : -1;
     }
@@ -349,16 +348,17 @@ static int set_source(struct map_ctx *ctx, struct map_value *val, struct field_s
 
 /* Arrays: the field's xpath selects the items; its other options apply to each item. */
 static int build_array(struct map_ctx *ctx, struct map_value *val, const struct cut_node *spec,
-                       const struct cut_node *fields, const char *type, const char *path,
-                       int line)
+                       const struct cut_node *fields, const char *type, const char *path, int line)
 {
     const struct cut_avro_node *items = val->value->items;
     const struct cut_avro_node *item_value = items;
     char desc[160];
 
     if (items->type == CUT_AVRO_UNION && !cut_avro_nullable(items, NULL, &item_value, NULL)) {
-        err_at(ctx, line, path, "array items of type %s: only unions of null and one other type "
-               "can be mapped", cut_avro_describe(items, desc, sizeof(desc)));
+        err_at(ctx, line, path,
+               "array items of type %s: only unions of null and one other type "
+               "can be mapped",
+               cut_avro_describe(items, desc, sizeof(desc)));
         return -1;
     }
     if (val->src.kind != MAP_SRC_XPATH) {
@@ -405,8 +405,8 @@ static int build_array(struct map_ctx *ctx, struct map_value *val, const struct 
         val->item->sub = calloc(1, sizeof(*val->item->sub));
         int rc = val->item->sub == NULL
                      ? -1
-                     : map_fields_build(ctx, val->item->sub, item_value, fields,
-                                        sub ? sub : path, key_line(spec, "fields", line));
+                     : map_fields_build(ctx, val->item->sub, item_value, fields, sub ? sub : path,
+                                        key_line(spec, "fields", line));
         free(sub);
         return rc;
     }
@@ -436,7 +436,7 @@ static int build_value(struct map_ctx *ctx, struct map_value *val, const char *n
     }
     val->logical = val->value->logical;
     if (field != NULL && field->def != NULL) {
-        cut_buf_init(&val->def_bytes);
+        cut_avro_buf_init(&val->def_bytes);
         if (cut_avro_put_json(&val->def_bytes, type, field->def, why, sizeof(why)) < 0) {
             err_at(ctx, line, path, "the schema's default of field %s: %s", name, why);
             return -1;
@@ -475,8 +475,8 @@ static int build_value(struct map_ctx *ctx, struct map_value *val, const char *n
     }
     if (fs.type != NULL && val->value->type != CUT_AVRO_ARRAY) {
         char *sub = join(path, "type");
-        int bad = apply_type(ctx, val, fs.type, key_line(spec, "type", spec->line),
-                             sub ? sub : path);
+        int bad =
+            apply_type(ctx, val, fs.type, key_line(spec, "type", spec->line), sub ? sub : path);
         free(sub);
         if (bad < 0) {
             goto out;
@@ -573,8 +573,8 @@ int map_fields_build(struct map_ctx *ctx, struct map_record *rec,
         const struct cut_node *spec = fields ? cut_node_get(fields, f->name) : NULL;
         char *sub = join(path, f->name);
         int fline = key_line(fields, f->name, line);
-        if (build_value(ctx, &rec->fields[i], f->name, f, f->type, spec, sub ? sub : path,
-                        fline) < 0) {
+        if (build_value(ctx, &rec->fields[i], f->name, f, f->type, spec, sub ? sub : path, fline) <
+            0) {
             rc = -1;
         } else if (spec == NULL && !rec->fields[i].has_def_bytes &&
                    rec->fields[i].null_branch < 0) {
@@ -609,8 +609,7 @@ void map_fields_doc(void *out)
     cut_cfg_doc(field_keys, "fields.NAME", out);
 }
 
-int map_context_build(struct map_ctx *ctx, struct map_value *ctx_val, const char *xpath,
-                      int line)
+int map_context_build(struct map_ctx *ctx, struct map_value *ctx_val, const char *xpath, int line)
 {
     ctx_val->name = "root";
     ctx_val->src.kind = MAP_SRC_XPATH;

@@ -168,9 +168,8 @@ static void dl_add(struct cut_dead_letter *dl, const char *name, const char *val
 }
 
 int cut_mapping_dead_letter_headers(struct cut_dead_letter *dl, const struct cut_mapping *map,
-                                    const char *flow, const char *source,
-                                    const struct cut_msg *msg, const char *reason,
-                                    int64_t now_ms, struct cut_record *rec)
+                                    const char *flow, const char *source, const struct cut_msg *msg,
+                                    const char *reason, int64_t now_ms, struct cut_record *rec)
 {
     struct cut_record all = {0};
 
@@ -211,9 +210,9 @@ static void prop_add(struct cut_dead_letter *dl, const char *name, const char *v
     }
 }
 
-int cut_mapping_dead_letter_props(struct cut_dead_letter *dl, const char *flow,
-                                  const char *source, const struct cut_msg *msg,
-                                  const char *reason, int64_t now_ms, struct cut_msg *out)
+int cut_mapping_dead_letter_props(struct cut_dead_letter *dl, const char *flow, const char *source,
+                                  const struct cut_msg *msg, const char *reason, int64_t now_ms,
+                                  struct cut_msg *out)
 {
     size_t need = msg->n_props + 4;
     if (need > dl->props_cap) {

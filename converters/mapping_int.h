@@ -60,8 +60,8 @@ void map_jms_list(char *out, size_t size);
 /* ---- values --------------------------------------------------------------- */
 
 enum map_src {
-    MAP_SRC_NONE,     /* not mapped: the default, or null */
-    MAP_SRC_CONST,    /* only `default:`: a constant */
+    MAP_SRC_NONE,  /* not mapped: the default, or null */
+    MAP_SRC_CONST, /* only `default:`: a constant */
     MAP_SRC_XPATH,
     MAP_SRC_HEADER,
     MAP_SRC_PROPERTY,
@@ -74,29 +74,29 @@ struct map_pair {
 /** Where a value comes from, and what is done to its text first. */
 struct map_source {
     enum map_src kind;
-    char *text;              /* XPath text, property name or header name, for reasons */
+    char *text; /* XPath text, property name or header name, for reasons */
     xmlXPathCompExprPtr xpath;
-    int header;              /* enum map_jms */
-    char *def;               /* `default:` text, or NULL */
-    struct map_pair *pairs;  /* `map:` translations */
+    int header;             /* enum map_jms */
+    char *def;              /* `default:` text, or NULL */
+    struct map_pair *pairs; /* `map:` translations */
     size_t n_pairs;
-    bool trim;               /* strip surrounding white space from strings too */
+    bool trim; /* strip surrounding white space from strings too */
 };
 
 struct map_record;
 
 /** One datum to write: a record field, or the items of an array. */
 struct map_value {
-    const char *name;                   /* field name, for reasons */
-    const struct cut_avro_node *type;   /* as declared (maybe a union) */
-    const struct cut_avro_node *value;  /* the non-null type */
-    int null_branch, value_branch;      /* union indexes; -1 when not nullable */
-    enum cut_avro_logical logical;      /* the schema's, or the mapping's `type:` */
+    const char *name;                  /* field name, for reasons */
+    const struct cut_avro_node *type;  /* as declared (maybe a union) */
+    const struct cut_avro_node *value; /* the non-null type */
+    int null_branch, value_branch;     /* union indexes; -1 when not nullable */
+    enum cut_avro_logical logical;     /* the schema's, or the mapping's `type:` */
     struct map_source src;
-    struct cut_buf def_bytes;           /* schema default, encoded (union index included) */
+    struct cut_avro_buf def_bytes; /* schema default, encoded (union index included) */
     bool has_def_bytes;
-    struct map_record *sub;             /* record value, or record items */
-    struct map_value *item;             /* array: how each item is written */
+    struct map_record *sub; /* record value, or record items */
+    struct map_value *item; /* array: how each item is written */
 };
 
 struct map_record {
@@ -164,8 +164,7 @@ int map_fields_build(struct map_ctx *ctx, struct map_record *rec,
                      const struct cut_avro_node *schema, const struct cut_node *fields,
                      const char *path, int line);
 /** Compile the `root:` XPath of the mapping into @p ctx_val. */
-int map_context_build(struct map_ctx *ctx, struct map_value *ctx_val, const char *xpath,
-                      int line);
+int map_context_build(struct map_ctx *ctx, struct map_value *ctx_val, const char *xpath, int line);
 /** Parse a key/field source spec that must give a string (the key). */
 int map_key_build(struct map_ctx *ctx, struct map_value *key, const struct cut_node *node,
                   const char *path);
@@ -176,18 +175,58 @@ void map_fields_doc(void *out);
 /** Whether any value of @p rec (or the key) reads the XML body. */
 bool map_record_uses_xml(const struct map_record *rec);
 
-/* mapping_eval.c */
+/* mapping_eval.c, mapping_coerce.c */
+enum raw_kind { RAW_ABSENT, RAW_NULL, RAW_TEXT, RAW_INT, RAW_REAL, RAW_BOOL };
+
+/* One source value before conversion. Text is borrowed (from the document,
+ * the message, the mapping or ev->num) or held by owned/obj until it is
+ * written (mapping_eval.c frees them). */
+struct raw {
+    enum raw_kind kind;
+    const char *s;
+    size_t len;
+    int64_t i;
+    double d;
+    bool b;
+    bool utf8_known; /* text from libxml2, which is UTF-8 by construction */
+    xmlChar *owned;
+    xmlXPathObjectPtr obj;
+};
+
+/* Where in the record a value is, for reasons: "lines[2].qty". */
+struct path {
+    const struct path *up;
+    const char *name; /* NULL for an array item */
+    long index;
+};
+
 struct map_eval {
     const struct cut_mapping *map;
     xmlXPathContextPtr xp;
     const struct cut_msg *msg;
-    struct cut_buf *out;
+    struct cut_avro_buf *out;
     struct cut_err *err;
     char num[64]; /* number text of the value being written */
 };
 
 /** The text of an XPath error recorded in a context's lastError. */
 const char *map_xpath_error(const xmlError *e);
+
+/* mapping_coerce.c: shared with mapping_eval.c */
+
+/** Record "field PATH: message" in ev->err; returns CUT_EINVAL. */
+int map_fail(struct map_eval *ev, const struct path *p, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void map_raw_set_text(struct raw *r, const char *s, bool utf8);
+/** A number or boolean as text (in ev->num). */
+void map_raw_to_text(struct map_eval *ev, struct raw *r);
+/** Trim, empty-is-absent, translations, then the default. */
+void map_prepare(struct map_eval *ev, const struct map_value *val, struct raw *r);
+/** Write absent (default or null), null, or the value of @p val's type. */
+int map_write_value(struct map_eval *ev, const struct map_value *val, struct raw *r,
+                    const struct path *p);
+/** "no value at XPath ...", "no header ...", for reasons. */
+const char *map_source_desc(const struct map_value *val, char *buf, size_t size);
 
 /** A new XPath context with the mapping's namespaces and object cache. */
 xmlXPathContextPtr map_xpath_context(const struct cut_mapping *map);
@@ -207,13 +246,13 @@ int map_eval_context(struct map_eval *ev, xmlDocPtr doc, xmlNodePtr *node);
 
 /** The key's text into @p out (replaced). @return CUT_OK, CUT_EINVAL, CUT_ENOMEM. */
 int map_eval_key(struct map_eval *ev, const struct map_value *key, xmlNodePtr node,
-                 struct cut_buf *out);
+                 struct cut_avro_buf *out);
 
 /**
  * Check at load that @p text converts to @p val's type: writes it into
  * @p scratch. @return 0, or -1 with the reason in @p why.
  */
-int map_check_text(const struct map_value *val, const char *text, struct cut_buf *scratch,
+int map_check_text(const struct map_value *val, const char *text, struct cut_avro_buf *scratch,
                    char *why, size_t why_size);
 
 /* mapping_headers.c */

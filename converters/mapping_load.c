@@ -51,7 +51,7 @@ static const struct cut_cfg_key top_keys[] = {
      .desc = "XML namespace prefixes for the XPath expressions, PREFIX: URI"},
     {.name = NULL},
 };
-static const char *const top_skip[] = {"value",  "limits", "key",         "fields", "headers",
+static const char *const top_skip[] = {"value",    "limits", "key",         "fields", "headers",
                                        "priority", "expiry", "dead_letter", NULL};
 
 static const struct cut_cfg_key value_keys[] = {
@@ -368,8 +368,7 @@ static int parse_range(const char *text, int *lo, int *hi)
     return *lo >= 0 && *hi <= 9 && *lo <= *hi ? 0 : -1;
 }
 
-static void load_priority(struct map_ctx *ctx, struct cut_mapping *map,
-                          const struct cut_node *node)
+static void load_priority(struct map_ctx *ctx, struct cut_mapping *map, const struct cut_node *node)
 {
     apply(ctx, priority_keys, node, map, "priority", priority_skip);
     if (map->priority_header != NULL && strcmp(map->priority_header, "jms.priority") != 0 &&
@@ -444,8 +443,7 @@ static void load_dead_letter(struct map_ctx *ctx, struct cut_mapping *map,
                              const struct cut_node *node)
 {
     apply(ctx, dead_letter_keys, node, map, "dead_letter", NULL);
-    if (node != NULL && !cut_node_is_null(node) && map->dl_topic == NULL &&
-        map->dl_queue == NULL) {
+    if (node != NULL && !cut_node_is_null(node) && map->dl_topic == NULL && map->dl_queue == NULL) {
         err_at(ctx, node->line, "dead_letter", "give a topic, a queue, or both");
     }
     map->dl.topic = map->dl_topic;
@@ -500,9 +498,8 @@ int cut_mapping_load(const char *path, struct cut_mapping **out, struct cut_cfg_
         goto out;
     }
     load_schema(&ctx, map, root);
-    if (map->root_xpath != NULL &&
-        map_context_build(&ctx, &map->context, map->root_xpath,
-                          key_line(root, "root", root->line)) == 0) {
+    if (map->root_xpath != NULL && map_context_build(&ctx, &map->context, map->root_xpath,
+                                                     key_line(root, "root", root->line)) == 0) {
         map->has_context = true;
     }
 

@@ -135,8 +135,8 @@ static const struct {
     const char *name;
     enum cut_prop_type type;
 } prop_types[] = {
-    {"string", CUT_PROP_STRING}, {"boolean", CUT_PROP_BOOL}, {"byte", CUT_PROP_BYTE},
-    {"short", CUT_PROP_SHORT},   {"int", CUT_PROP_INT},      {"long", CUT_PROP_LONG},
+    {"string", CUT_PROP_STRING}, {"boolean", CUT_PROP_BOOL},  {"byte", CUT_PROP_BYTE},
+    {"short", CUT_PROP_SHORT},   {"int", CUT_PROP_INT},       {"long", CUT_PROP_LONG},
     {"float", CUT_PROP_FLOAT},   {"double", CUT_PROP_DOUBLE}, {"null", CUT_PROP_NULL},
 };
 
@@ -189,10 +189,14 @@ static int set_prop(struct cut_mapping_msg *m, const char *spec, const char *cop
     case CUT_PROP_NULL:
         break;
     default: {
-        static const int64_t lo[] = {[CUT_PROP_BYTE] = INT8_MIN, [CUT_PROP_SHORT] = INT16_MIN,
-                                     [CUT_PROP_INT] = INT32_MIN, [CUT_PROP_LONG] = INT64_MIN};
-        static const int64_t hi[] = {[CUT_PROP_BYTE] = INT8_MAX, [CUT_PROP_SHORT] = INT16_MAX,
-                                     [CUT_PROP_INT] = INT32_MAX, [CUT_PROP_LONG] = INT64_MAX};
+        static const int64_t lo[] = {[CUT_PROP_BYTE] = INT8_MIN,
+                                     [CUT_PROP_SHORT] = INT16_MIN,
+                                     [CUT_PROP_INT] = INT32_MIN,
+                                     [CUT_PROP_LONG] = INT64_MIN};
+        static const int64_t hi[] = {[CUT_PROP_BYTE] = INT8_MAX,
+                                     [CUT_PROP_SHORT] = INT16_MAX,
+                                     [CUT_PROP_INT] = INT32_MAX,
+                                     [CUT_PROP_LONG] = INT64_MAX};
         if (parse_int(copy, &prop.v.i) < 0 || prop.v.i < lo[type] || prop.v.i > hi[type]) {
             return cut_err_set(err, CUT_EINVAL, "property %s: expected a %s", prop.name,
                                cut_prop_type_name(type));

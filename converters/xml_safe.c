@@ -249,8 +249,8 @@ int cut_xml_parse(struct cut_xml_parser *parser, const void *buf, size_t len, xm
     xmlDocPtr d = xmlCtxtReadMemory(parser->ctxt, buf, (int)len, NULL, NULL, parse_options);
     if (parser->refused != NULL) {
         if (parser->refused == too_deep) {
-            rc = cut_err_set(err, CUT_EINVAL, "XML refused: %s (the limit is %d levels)",
-                             too_deep, parser->limits.max_depth);
+            rc = cut_err_set(err, CUT_EINVAL, "XML refused: %s (the limit is %d levels)", too_deep,
+                             parser->limits.max_depth);
         } else {
             rc = cut_err_set(err, CUT_EINVAL, "XML refused: %s", parser->refused);
         }

@@ -45,8 +45,8 @@
 #define CUT_XML_MAX_DEPTH_LIMIT 200
 
 struct cut_xml_limits {
-    size_t max_bytes; /**< largest document accepted, in bytes */
-    int max_depth;    /**< deepest element nesting accepted (the root is 1) */
+    size_t max_bytes;   /**< largest document accepted, in bytes */
+    int max_depth;      /**< deepest element nesting accepted (the root is 1) */
     int max_attributes; /**< most attributes (namespace declarations included) on one element */
 };
 

@@ -103,9 +103,8 @@ struct flow_ref {
 
 static const char *scalar(const struct cut_node *node)
 {
-    return node != NULL && node->kind == CUT_NODE_SCALAR && !cut_node_is_null(node)
-               ? node->scalar
-               : NULL;
+    return node != NULL && node->kind == CUT_NODE_SCALAR && !cut_node_is_null(node) ? node->scalar
+                                                                                    : NULL;
 }
 
 static int find_flow(const char *config, const char *flow, struct flow_ref *ref)
@@ -189,7 +188,9 @@ static void check_registry(const struct cut_mapping *map, const char *url, const
         }
         int rc = cut_registry_check_compatible(reg, subject, cut_mapping_schema_text(map), &err);
         printf("registry:   subject %s: %s%s%s\n", subject,
-               rc == CUT_OK ? "compatible" : rc == CUT_EINVAL ? "INCOMPATIBLE" : "unknown",
+               rc == CUT_OK       ? "compatible"
+               : rc == CUT_EINVAL ? "INCOMPATIBLE"
+                                  : "unknown",
                rc == CUT_OK ? "" : ": ", rc == CUT_OK ? "" : err.msg);
     }
     cut_registry_destroy(reg);
@@ -202,7 +203,7 @@ static int print_record(const struct cut_mapping *map, const struct cut_record *
     json_t *json = NULL;
     int32_t id = -1;
 
-    printf("topic:      %s\n", rec->dest ? rec->dest
+    printf("topic:      %s\n", rec->dest       ? rec->dest
                                : default_topic ? default_topic
                                                : "(the flow's kafka.topic)");
     printf("key:        ");
@@ -244,9 +245,12 @@ static int print_record(const struct cut_mapping *map, const struct cut_record *
 int cut_cmd_convert(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"flow", required_argument, NULL, 'f'},
-        {"mapping", required_argument, NULL, 'm'}, {"topic", required_argument, NULL, 't'},
-        {"header", required_argument, NULL, 'H'},  {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"flow", required_argument, NULL, 'f'},
+        {"mapping", required_argument, NULL, 'm'},
+        {"topic", required_argument, NULL, 't'},
+        {"header", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *flow = NULL, *mapping = NULL, *topic = NULL;

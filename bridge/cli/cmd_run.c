@@ -1,6 +1,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "plugins.h"
 #include "cutover/log.h"
 #include "runner.h"
 #include "settings.h"
@@ -14,6 +15,7 @@ static void usage(FILE *out)
 int cut_cmd_run(int argc, char **argv)
 {
     struct cut_settings settings = {0};
+    struct cut_plugins plugins = {0};
     const char *file;
     int status = cut_cli_config_arg(argc, argv, usage, &file);
     if (status >= 0) {
@@ -29,8 +31,13 @@ int cut_cmd_run(int argc, char **argv)
         goto out;
     }
     cut_log_set_level(settings.log_level);
-    status = cut_runner_run(&settings);
+    if (cut_plugins_load(&settings, true, &plugins) > 0) {
+        status = 1;
+        goto out;
+    }
+    status = cut_runner_run(&settings, plugins.flows);
 out:
+    cut_plugins_fini(&plugins);
     cut_settings_fini(&settings);
     return status;
 }

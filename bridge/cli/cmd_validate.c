@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "plugins.h"
 #include "settings.h"
 
 static void usage(FILE *out)
@@ -25,6 +26,15 @@ int cut_cmd_validate(int argc, char **argv)
     }
     status = 0;
     if (cut_cli_load(file, &settings) > 0) {
+        status = 1;
+        goto out;
+    }
+    /* Every mapping and its schema, without contacting the registry. */
+    struct cut_plugins plugins;
+    int nerr = cut_plugins_load(&settings, false, &plugins);
+    cut_plugins_fini(&plugins);
+    if (nerr > 0) {
+        fprintf(stderr, "%s: %d error%s in mappings\n", file, nerr, nerr == 1 ? "" : "s");
         status = 1;
         goto out;
     }

@@ -98,4 +98,13 @@ int cut_state_cli_known(struct cut_state_cli *cli, const char *flow);
 /** Print "cutover: WHAT: err" to stderr and return the exit status 1. */
 int cut_state_cli_fail(const char *what, const struct cut_err *err);
 
+/* ---- mapping commands: cmd_convert.c ---- */
+
+/**
+ * `cutover convert -c FILE --flow NAME [--header K=V]... [MESSAGE_FILE]`
+ * (or `--mapping MAPPING` without a config): run one message through the
+ * flow's expiry check, filter and mapping, and print what would be sent.
+ */
+int cut_cmd_convert(int argc, char **argv);
+
 #endif

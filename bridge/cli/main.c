@@ -23,6 +23,7 @@ static int cmd_version(int argc, char **argv);
 static const struct command commands[] = {
     {"run", cut_cmd_run, "run -c FILE        run the bridge on every flow of FILE"},
     {"validate", cut_cmd_validate, "validate -c FILE   check FILE and print every error"},
+    {"convert", cut_cmd_convert, "convert ...        run one message through a flow's mapping"},
     {"version", cmd_version, "version            print the version"},
     {"flag", cut_cmd_flag, "flag ...           set, get or clear a flow's mode; the default"},
     {"flows", cut_cmd_flows, "flows              every flow with its mode, overrides and status"},

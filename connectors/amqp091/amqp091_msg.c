@@ -89,6 +89,8 @@
  * Residue annotations (what the envelope cannot hold; only when needed)
  * ---------------------------------------------------------------------
  *   x-basic-delivery-mode SHORT  raw delivery_mode when present and not 2
+ *                                (written back only as 1: RabbitMQ refuses
+ *                                anything but 1 and 2)
  *   x-basic-priority      SHORT  raw priority above 9
  *   x-basic-expiration    STRING raw expiration that is not the plain
  *                                decimal of a positive TTL ("0", "007", "+5")

@@ -395,7 +395,9 @@ static int put_fields(struct pub_state *st)
             p->priority = (uint8_t)raw;
         }
     }
-    if (residue_int(res->delivery_mode, &raw) && raw >= 0 && raw <= 255 &&
+    /* RabbitMQ refuses any other value (406 "delivery_mode_unknown"), which
+     * would close the channel: a residue from elsewhere must not do that. */
+    if (residue_int(res->delivery_mode, &raw) && (raw == 1 || raw == 2) &&
         (raw == 2) == msg->durable) {
         p->_flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
         p->delivery_mode = (uint8_t)raw;

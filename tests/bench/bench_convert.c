@@ -1,6 +1,6 @@
 /*
- * Microbenchmark of the mapping converter: one 1-2 KB order document with
- * ten lines through mappings/orders.yaml (expiry, filter, safe parse,
+ * Microbenchmark of the mapping converter: order documents of 1 and 2 KB
+ * (ten and twenty-five lines) through mappings/orders.yaml (expiry, filter, safe parse,
  * XPath, Avro writing, key, headers, lane), repeated, and the time per
  * message printed. Target: tens of microseconds.
  *
@@ -26,7 +26,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static size_t order_doc(char *buf, size_t size)
+static size_t order_doc(char *buf, size_t size, int lines)
 {
     size_t at = (size_t)snprintf(buf, size,
                                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -36,7 +36,7 @@ static size_t order_doc(char *buf, size_t size)
                                  "  <customer id=\"C-42\"><name>Ada Lovelace</name>"
                                  "<email>ada@example.org</email></customer>\n"
                                  "  <lines>\n");
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < lines; i++) {
         at += (size_t)snprintf(buf + at, size - at,
                                "    <line sku=\"SKU-%04d\"%s><qty>%d</qty><price>%d.%02d</price>"
                                "</line>\n",
@@ -143,11 +143,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_convert MAPPINGS_DIR [ITERATIONS]\n");
         return 2;
     }
-    size_t len = order_doc(doc, sizeof(doc));
     snprintf(path, sizeof(path), "%s/orders.yaml", argv[1]);
-    status |= run("orders (avro)", path, doc, len, CUT_VERDICT_SEND, iterations);
+    size_t len = order_doc(doc, sizeof(doc), 25);
+    status |= run("orders, 25 lines (avro)", path, doc, len, CUT_VERDICT_SEND, iterations);
+    len = order_doc(doc, sizeof(doc), 10);
+    status |= run("orders, 10 lines (avro)", path, doc, len, CUT_VERDICT_SEND, iterations);
     if (json_variant(argv[1], path, sizeof(path)) == 0) {
-        status |= run("orders (json)", path, doc, len, CUT_VERDICT_SEND, iterations / 4);
+        status |= run("orders, 10 lines (json)", path, doc, len, CUT_VERDICT_SEND, iterations / 4);
         unlink(path);
     }
     int n = snprintf(hostile, sizeof(hostile),
@@ -155,7 +157,7 @@ int main(int argc, char **argv)
                      "<!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">]>"
                      "<order id=\"&lol1;\"/>");
     snprintf(path, sizeof(path), "%s/orders.yaml", argv[1]);
-    status |= run("hostile DOCTYPE (refused)", path, hostile, (size_t)n,
-                  CUT_VERDICT_DEAD_LETTER, iterations);
+    status |= run("hostile DOCTYPE (refused)", path, hostile, (size_t)n, CUT_VERDICT_DEAD_LETTER,
+                  iterations);
     return status;
 }

@@ -58,16 +58,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         if (cut_mapping_load(mapping_files[i], &maps[i], &errs) != CUT_OK) {
             die(mapping_files[i], errs.n > 0 ? errs.lines[0] : "does not load");
         }
-        struct cut_mapping_settings settings = {.map = maps[i], .flow = "fuzz", .topic = "t",
-                                                .schema_id = 1};
+        struct cut_mapping_settings settings = {
+            .map = maps[i], .flow = "fuzz", .topic = "t", .schema_id = 1};
         if (cut_mapping_converter.create(&convs[i], &settings, &err) != CUT_OK) {
             die(mapping_files[i], err.msg);
         }
     }
     /* Headers that pass every filter and fill every header field. */
     static const char *const headers[] = {
-        "JMSMessageID=ID:fuzz-1", "JMSPriority=8",          "JMSType=ShipmentNotice",
-        "JMSCorrelationID=c-1",   "JMSTimestamp=1709288100999", "region=EU",
+        "JMSMessageID=ID:fuzz-1",     "JMSPriority=8",
+        "JMSType=ShipmentNotice",     "JMSCorrelationID=c-1",
+        "JMSTimestamp=1709288100999", "region=EU",
         "rate:double=2.25",
     };
     cut_mapping_msg_init(&message);
@@ -106,8 +107,7 @@ static void convert(size_t which, const uint8_t *body, size_t len)
     }
     json_t *json = NULL;
     int32_t id;
-    if (cut_mapping_value_json(maps[which], rec.value, rec.value_len, &json, &id, &err) !=
-        CUT_OK) {
+    if (cut_mapping_value_json(maps[which], rec.value, rec.value_len, &json, &id, &err) != CUT_OK) {
         die("a value that was sent does not decode", err.msg);
     }
     json_decref(json);
@@ -125,8 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_t *json = NULL;
     struct cut_err err = {0};
-    if (cut_avro_to_json(cut_mapping_schema(maps[0]), data + 1, size - 1, &json, &err) ==
-        CUT_OK) {
+    if (cut_avro_to_json(cut_mapping_schema(maps[0]), data + 1, size - 1, &json, &err) == CUT_OK) {
         json_decref(json);
     }
     return 0;

@@ -46,6 +46,8 @@ cat >"$work/cutover.yaml" <<YAML
 bridge:
   name: it-jms-fidelity
   shutdown_timeout: 20s
+state:
+  path: $work/cutover.db
 kafka:
   bootstrap.servers: \${KAFKA_BOOTSTRAP}
 connections:
@@ -54,6 +56,7 @@ connections:
     url: \${ARTEMIS_AMQP_URL}
 flows:
   jms-to-both:
+    mode: DUAL_WRITE_JMS_PRIMARY
     source:
       connection: artemis
       address: $src

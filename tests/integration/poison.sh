@@ -48,6 +48,8 @@ cat >"$work/cutover.yaml" <<YAML
 bridge:
   name: it-poison
   shutdown_timeout: 20s
+state:
+  path: $work/cutover.db
 kafka:
   bootstrap.servers: \${KAFKA_BOOTSTRAP}
 connections:
@@ -56,6 +58,7 @@ connections:
     url: \${RABBITMQ_URL}
 flows:
   poison:
+    mode: KAFKA_ONLY
     source:
       connection: rabbit
       queue: $qa

@@ -53,6 +53,8 @@ cat >"$work/flow091.yaml" <<YAML
 bridge:
   name: it-rabbit-fidelity
   shutdown_timeout: 20s
+state:
+  path: $work/cutover.db
 kafka:
   bootstrap.servers: \${KAFKA_BOOTSTRAP}
 connections:
@@ -61,6 +63,7 @@ connections:
     url: \${RABBITMQ_URL}
 flows:
   rabbit-flow:
+    mode: DUAL_WRITE_JMS_PRIMARY
     source:
       connection: rabbit
       queue: $qa
@@ -101,6 +104,8 @@ cat >"$work/flow10.yaml" <<YAML
 bridge:
   name: it-rabbit10-source
   shutdown_timeout: 20s
+state:
+  path: $work/cutover.db
 kafka:
   bootstrap.servers: \${KAFKA_BOOTSTRAP}
 connections:
@@ -109,6 +114,7 @@ connections:
     url: "amqp://guest:guest@127.0.0.1:\${RABBITMQ_PORT}"
 flows:
   rabbit10-flow:
+    mode: KAFKA_ONLY
     source:
       connection: rabbit10
       address: /amq/queue/$qc

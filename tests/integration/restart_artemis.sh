@@ -22,6 +22,8 @@ rt_setup() {
 bridge:
   name: it-restart-artemis
   shutdown_timeout: 30s
+state:
+  path: $work/cutover.db
 kafka:
   bootstrap.servers: \${KAFKA_BOOTSTRAP}
 connections:
@@ -30,6 +32,7 @@ connections:
     url: \${ARTEMIS_AMQP_URL}
 flows:
   restart:
+    mode: KAFKA_ONLY
     source:
       connection: artemis
       address: $RT_QUEUE

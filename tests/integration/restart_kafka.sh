@@ -21,6 +21,8 @@ rt_setup() {
 bridge:
   name: it-restart-kafka
   shutdown_timeout: 30s
+state:
+  path: $work/cutover.db
 kafka:
   bootstrap.servers: \${KAFKA_BOOTSTRAP}
 connections:
@@ -30,6 +32,7 @@ connections:
     heartbeat: 10s
 flows:
   restart:
+    mode: KAFKA_ONLY
     source:
       connection: rabbit
       queue: $RT_QUEUE

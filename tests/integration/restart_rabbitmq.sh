@@ -20,6 +20,8 @@ rt_setup() {
 bridge:
   name: it-restart-rabbitmq
   shutdown_timeout: 30s
+state:
+  path: $work/cutover.db
 kafka:
   bootstrap.servers: \${KAFKA_BOOTSTRAP}
 connections:
@@ -29,6 +31,7 @@ connections:
     heartbeat: 10s
 flows:
   restart:
+    mode: KAFKA_ONLY
     source:
       connection: rabbit
       queue: $RT_QUEUE

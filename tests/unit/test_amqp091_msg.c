@@ -208,6 +208,40 @@ static void test_priority_above_nine_is_clamped_and_kept_as_residue(void **state
     cut_amqp091_msgbuf_fini(&buf);
 }
 
+static void test_delivery_mode_one_comes_back_and_values_rabbitmq_refuses_never_do(void **state)
+{
+    (void)state;
+    struct cut_amqp091_msgbuf buf = {0};
+    struct cut_amqp091_pubbuf pub = {0};
+    struct cut_msg msg;
+    struct cut_err err;
+    amqp_basic_properties_t out;
+    amqp_basic_properties_t p = {._flags = AMQP_BASIC_DELIVERY_MODE_FLAG, .delivery_mode = 1};
+    struct cut_amqp091_delivery d = delivery(&p, "x", "rk");
+
+    assert_int_equal(cut_amqp091_msg_fill(&buf, &d, 1, WALL_MS, &msg), CUT_OK);
+    assert_false(msg.durable);
+    assert_int_equal(find_ann(&msg, "x-basic-delivery-mode")->v.i, 1);
+    assert_int_equal(cut_amqp091_pub_props(&pub, &msg, &exact_opts, &out, &err), CUT_OK);
+    assert_true(out._flags & AMQP_BASIC_DELIVERY_MODE_FLAG);
+    assert_int_equal(out.delivery_mode, 1);
+
+    /* 0 or 3 would make RabbitMQ close the channel (406): not written. */
+    struct cut_prop bad = {.name = "x-basic-delivery-mode", .type = CUT_PROP_SHORT, .v.i = 3};
+    cut_msg_init(&msg);
+    msg.annotations = &bad;
+    msg.n_annotations = 1;
+    assert_int_equal(cut_amqp091_pub_props(&pub, &msg, &exact_opts, &out, &err), CUT_OK);
+    assert_false(out._flags & AMQP_BASIC_DELIVERY_MODE_FLAG);
+    /* A stale residue that contradicts `durable` loses to it. */
+    bad.v.i = 1;
+    msg.durable = true;
+    assert_int_equal(cut_amqp091_pub_props(&pub, &msg, &exact_opts, &out, &err), CUT_OK);
+    assert_int_equal(out.delivery_mode, 2);
+    cut_amqp091_pubbuf_fini(&pub);
+    cut_amqp091_msgbuf_fini(&buf);
+}
+
 static void test_odd_expirations_give_a_ttl_only_when_valid_and_are_kept_raw(void **state)
 {
     (void)state;
@@ -829,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_absent_properties_are_null_or_defaults),
         cmocka_unit_test(test_expiry_counts_from_arrival_without_a_timestamp),
         cmocka_unit_test(test_priority_above_nine_is_clamped_and_kept_as_residue),
+        cmocka_unit_test(test_delivery_mode_one_comes_back_and_values_rabbitmq_refuses_never_do),
         cmocka_unit_test(test_odd_expirations_give_a_ttl_only_when_valid_and_are_kept_raw),
         cmocka_unit_test(test_fallback_id_is_stable_and_covers_body_key_and_timestamp),
         cmocka_unit_test(test_header_kinds_map_to_exact_prop_types),

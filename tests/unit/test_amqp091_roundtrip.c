@@ -283,7 +283,7 @@ static void gen_props(amqp_basic_properties_t *p)
     }
     if (pick(2)) {
         p->_flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
-        p->delivery_mode = (uint8_t)(pick(4) == 0 ? pick(256) : 1 + pick(2));
+        p->delivery_mode = (uint8_t)(1 + pick(2)); /* RabbitMQ delivers nothing else */
     }
     if (pick(2)) {
         p->_flags |= AMQP_BASIC_TIMESTAMP_FLAG;

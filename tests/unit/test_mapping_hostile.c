@@ -26,9 +26,9 @@
 #error "MAPPING_DATA_DIR must name tests/data/mappings"
 #endif
 
-#define HOSTILE_DIR     MAPPING_DATA_DIR "/hostile"
-#define MAX_SECONDS     1.0
-#define DEFAULT_MAX     (1024 * 1024)
+#define HOSTILE_DIR MAPPING_DATA_DIR "/hostile"
+#define MAX_SECONDS 1.0
+#define DEFAULT_MAX (1024 * 1024)
 
 struct fixture {
     struct cut_mapping *map;
@@ -84,8 +84,7 @@ static void refuse(struct fixture *fx, const char *name, const void *body, size_
     m.msg.body = body;
     m.msg.body_len = len;
     double t0 = now_s();
-    assert_int_equal(cut_mapping_converter.convert(fx->conv, &m.msg, &rec, &verdict, &err),
-                     CUT_OK);
+    assert_int_equal(cut_mapping_converter.convert(fx->conv, &m.msg, &rec, &verdict, &err), CUT_OK);
     double dt = now_s() - t0;
     if (dt > fx->worst) {
         fx->worst = dt;
@@ -211,7 +210,8 @@ static void test_large_documents_within_the_limit_stay_fast(void **state)
     struct fixture *fx = *state;
     size_t len;
     /* A name of almost a megabyte: beyond libxml2's own limit on names. */
-    char *buf = make("<order id=\"1\"><n", "nnnnnnnnnnnnnnnn", "/></order>", DEFAULT_MAX - 16, &len);
+    char *buf =
+        make("<order id=\"1\"><n", "nnnnnnnnnnnnnnnn", "/></order>", DEFAULT_MAX - 16, &len);
     refuse(fx, "name_1MB", buf, len, "XML not well-formed");
     free(buf);
     /* Tens of thousands of attributes on one element: libxml2 2.9 checks them

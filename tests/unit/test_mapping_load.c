@@ -189,9 +189,9 @@ static void test_shipped_examples_load_and_convert_their_samples(void **state)
                 fail_msg("%s: verdict %d: %s", path, (int)verdict, err.msg);
             }
             if (cut_mapping_format(map) != CUT_MAPPING_PASSTHROUGH) {
-                assert_int_equal(cut_mapping_value_json(map, rec.value, rec.value_len, &json, &id,
-                                                        &err),
-                                 CUT_OK);
+                assert_int_equal(
+                    cut_mapping_value_json(map, rec.value, rec.value_len, &json, &id, &err),
+                    CUT_OK);
                 json_decref(json);
             }
             converted++;

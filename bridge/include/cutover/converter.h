@@ -36,8 +36,24 @@ struct cut_converter_ops {
      */
     int (*convert)(struct cut_converter *conv, const struct cut_msg *msg, struct cut_record *rec,
                    enum cut_verdict *verdict, struct cut_err *err);
+    /**
+     * Optional (NULL: the flow has no dead-letter destination of its own, and
+     * the source's refusal sends the message to the broker's dead-letter
+     * queue). Build what dead-letters @p msg, read from @p source, for
+     * @p reason: *rec, the Kafka record (original body, envelope headers and
+     * the reason; rec->dest is the dead-letter topic), and *legacy, the
+     * message for the legacy dead-letter queue (*legacy_queue). Returns which
+     * of them the flow has: CUT_DL_KAFKA | CUT_DL_LEGACY. Everything stays
+     * valid until the next call on @p conv.
+     */
+    unsigned (*dead_letter)(struct cut_converter *conv, const struct cut_msg *msg,
+                            const char *source, const char *reason, struct cut_record *rec,
+                            struct cut_msg *legacy, const char **legacy_queue);
     void (*destroy)(struct cut_converter *conv); /**< accepts NULL */
 };
+
+#define CUT_DL_KAFKA  1u
+#define CUT_DL_LEGACY 2u
 
 /** Body unchanged; the message id (and the JMS headers present) as Kafka headers. */
 extern const struct cut_converter_ops cut_passthrough_converter;
