@@ -1,5 +1,6 @@
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,20 +131,31 @@ static void add_num(struct cut_jms_headers *hdrs, const char *name, int64_t valu
     add(hdrs, name, at, strlen(at));
 }
 
-/* The shortest %g text that reads back to the same value. */
+/* The shortest %g text that reads back to the same value. Reading back is
+ * monotonic in the precision (if p digits do, p + 1 do), so a binary search
+ * over 1..9 (float) or 1..17 (double) finds the shortest in a few tries. */
+static bool reads_back(char *at, size_t room, int prec, double value, int is_float)
+{
+    snprintf(at, room, "%.*g", prec, value);
+    double back = strtod(at, NULL);
+    return is_float ? (float)back == (float)value : back == value;
+}
+
 static char *text_real(struct cut_jms_headers *hdrs, double value, int is_float)
 {
     char *at = hdrs->text + hdrs->text_len;
     size_t room = hdrs->text_cap - hdrs->text_len;
-    int prec = is_float ? 6 : 15, last = is_float ? 9 : 17, n = 0;
-    for (; prec <= last; prec++) {
-        n = snprintf(at, room, "%.*g", prec, value);
-        double back = strtod(at, NULL);
-        if (is_float ? (float)back == (float)value : back == value) {
-            break;
+    int lo = 1, hi = is_float ? 9 : 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (reads_back(at, room, mid, value, is_float)) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
         }
     }
-    hdrs->text_len += (size_t)n + 1;
+    reads_back(at, room, lo, value, is_float);
+    hdrs->text_len += strlen(at) + 1;
     return at;
 }
 

@@ -107,4 +107,23 @@ int cut_state_cli_fail(const char *what, const struct cut_err *err);
  */
 int cut_cmd_convert(int argc, char **argv);
 
+/* ---- reconciliation commands: cmd_rollback.c, cmd_report.c, cmd_repair.c ---- */
+
+/** `cutover rollback FLOW|--all --reason TEXT`: back to JMS_ONLY, status ROLLED_BACK. */
+int cut_cmd_rollback(int argc, char **argv);
+/** `cutover report [--json] [--flow F] [--since WHEN]`: the migration's progress. */
+int cut_cmd_report(int argc, char **argv);
+/** `cutover repair FLOW -c FILE [--dry-run]`: replay the repair ledger to the side that missed it. */
+int cut_cmd_repair(int argc, char **argv);
+
+/**
+ * Take the option --NAME out of argv (argv[0] is the command's name):
+ * "--NAME VALUE" or "--NAME=VALUE" when @p has_value (*value is set), else
+ * "--NAME". *present becomes true when it was there; *argc shrinks. Returns
+ * -1 when a value is missing. Lets a command add its own options to the
+ * ones cut_state_cli_parse() knows.
+ */
+int cut_cli_take(int *argc, char **argv, const char *name, bool has_value, const char **value,
+                 bool *present);
+
 #endif

@@ -30,6 +30,9 @@ static const struct command commands[] = {
     {"flow", cut_cmd_flow, "flow ...           complete or roll back a flow"},
     {"audit", cut_cmd_audit, "audit [FLOW]       the audit log of mode and status changes"},
     {"db", cut_cmd_db, "db migrate|status  the state store's schema version and migrations"},
+    {"rollback", cut_cmd_rollback, "rollback ...       send a flow (or --all) back to JMS_ONLY"},
+    {"report", cut_cmd_report, "report [--json]    the migration's progress, per flow"},
+    {"repair", cut_cmd_repair, "repair FLOW        replay the repair ledger to the side that missed it"},
 };
 
 static int cmd_version(int argc, char **argv)

@@ -144,6 +144,16 @@ bool cut_amqp091_u64_parse(const char *s, size_t len, uint64_t *v);
 /** The header kind the sink writes for a property of @p type. */
 uint8_t cut_amqp091_kind_of(enum cut_prop_type type);
 
+/**
+ * True when amqp_encode_table() may have failed only for want of room.
+ * librabbitmq 0.11 says AMQP_STATUS_TABLE_TOO_BIG, except when the buffer
+ * ends exactly at a value's kind byte: then AMQP_STATUS_BAD_AMQP_DATA.
+ */
+static inline bool cut_amqp091_encode_short(int status)
+{
+    return status == AMQP_STATUS_TABLE_TOO_BIG || status == AMQP_STATUS_BAD_AMQP_DATA;
+}
+
 /** FNV-1a 64 over @p len bytes, continuing from @p h. */
 uint64_t cut_amqp091_fnv1a(uint64_t h, const void *data, size_t len);
 #define CUT_AMQP091_FNV_INIT UINT64_C(0xcbf29ce484222325)

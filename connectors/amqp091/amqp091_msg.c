@@ -140,6 +140,8 @@
 #define FALLBACK_ID_MAX 48
 /* An unsigned 64-bit value as decimal text, + NUL */
 #define U64_TEXT_MAX 21
+/* Bound on the layout's encoded size (a frame is at most 128 KiB by default). */
+#define LAYOUT_MAX (64u << 20)
 /* Residue annotations a message can carry at most. */
 #define RESIDUE_MAX 9
 
@@ -397,16 +399,34 @@ static bool put_value(char **cursor, struct cut_prop *prop, const amqp_field_val
     return true;
 }
 
-/* An upper bound of the scratch bytes one delivery needs (strings, texts, hex). */
+/*
+ * An upper bound of the scratch bytes one delivery needs (strings, texts,
+ * hex). Only flagged properties count: librabbitmq leaves the others
+ * uninitialised.
+ */
 static size_t scratch_bound(const amqp_basic_properties_t *p, const amqp_table_t *headers,
                             size_t n_headers)
 {
-    const amqp_bytes_t *strs[] = {
-        &p->message_id, &p->correlation_id, &p->content_type, &p->content_encoding, &p->type,
-        &p->user_id,    &p->reply_to,       &p->app_id,       &p->cluster_id,       &p->expiration};
+    const struct {
+        amqp_flags_t flag;
+        const amqp_bytes_t *s;
+    } strs[] = {
+        {AMQP_BASIC_MESSAGE_ID_FLAG, &p->message_id},
+        {AMQP_BASIC_CORRELATION_ID_FLAG, &p->correlation_id},
+        {AMQP_BASIC_CONTENT_TYPE_FLAG, &p->content_type},
+        {AMQP_BASIC_CONTENT_ENCODING_FLAG, &p->content_encoding},
+        {AMQP_BASIC_TYPE_FLAG, &p->type},
+        {AMQP_BASIC_USER_ID_FLAG, &p->user_id},
+        {AMQP_BASIC_REPLY_TO_FLAG, &p->reply_to},
+        {AMQP_BASIC_APP_ID_FLAG, &p->app_id},
+        {AMQP_BASIC_CLUSTER_ID_FLAG, &p->cluster_id},
+        {AMQP_BASIC_EXPIRATION_FLAG, &p->expiration},
+    };
     size_t need = FALLBACK_ID_MAX + 64;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-        need += 2 * strs[i]->len + 2; /* ids may become hex: at most 1.5x */
+        if (p->_flags & strs[i].flag) {
+            need += 2 * strs[i].s->len + 2; /* ids may become hex: at most 1.5x */
+        }
     }
     for (size_t i = 0; i < n_headers; i++) {
         const amqp_table_entry_t *e = &headers->entries[i];
@@ -714,7 +734,9 @@ static int encode_layout(struct cut_amqp091_msgbuf *buf, const amqp_table_t *hea
             out->len = offset;
             return CUT_OK;
         }
-        if (status != AMQP_STATUS_TABLE_TOO_BIG ||
+        /* The layout is smaller than the headers it describes, which fit in
+         * one frame; anything bigger than that is not a question of room. */
+        if (!cut_amqp091_encode_short(status) || buf->layout_cap > LAYOUT_MAX ||
             grow_bytes(&buf->layout, &buf->layout_cap, buf->layout_cap * 2 + 256) != CUT_OK) {
             return CUT_ENOMEM;
         }

@@ -632,7 +632,7 @@ static int check_size(struct pub_state *st)
                 size += offset;
                 break;
             }
-            if (status != AMQP_STATUS_TABLE_TOO_BIG) {
+            if (!cut_amqp091_encode_short(status)) {
                 return cut_err_set(st->err, CUT_EINVAL, "amqp091: headers cannot be encoded: %s",
                                    amqp_error_string2(status));
             }

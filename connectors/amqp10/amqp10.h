@@ -74,6 +74,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netdb.h>
 #include <proton/connection_driver.h>
 #include <proton/delivery.h>
 #include <proton/event.h>
@@ -212,7 +213,7 @@ void cut_amqp10_slots_release(struct cut_amqp10_slots *slots, uint32_t idx);
 void cut_amqp10_slots_reset(struct cut_amqp10_slots *slots);
 void cut_amqp10_slots_fini(struct cut_amqp10_slots *slots);
 
-/* ---- connections (amqp10_conn.c) -------------------------------------------
+/* ---- connections (amqp10_conf.c, amqp10_conn.c) -------------------------------------------
  *
  * One socket, one proton connection driver, the reconnect schedule. The
  * owner (source or sink) opens its session and links on the driver's
@@ -240,6 +241,8 @@ struct cut_amqp10_conn {
     pn_ssl_domain_t *ssl_domain;
 
     int fd;
+    struct addrinfo *addrs;     /**< resolved addresses of this attempt */
+    struct addrinfo *addr_next; /**< the next one to try if this connect fails */
     pn_connection_driver_t driver;
     bool have_driver;
     bool tcp_up;  /**< connect(2) completed */
@@ -272,6 +275,9 @@ int cut_amqp10_conn_init(struct cut_amqp10_conn *conn, const struct cut_amqp10_c
 
 /** Close and free everything; accepts a zeroed struct. */
 void cut_amqp10_conn_fini(struct cut_amqp10_conn *conn);
+
+/** Free what cut_amqp10_conn_init() prepared (credentials wiped, TLS context). */
+void cut_amqp10_conf_fini(struct cut_amqp10_conn *conn);
 
 /**
  * Start connecting unless connected or backing off: socket, non-blocking

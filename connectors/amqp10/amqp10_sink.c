@@ -135,8 +135,9 @@ static void sink_down(struct cut_sink *sink)
 {
     for (uint32_t i = 0; i < sink->slots.cap; i++) {
         if (sink->slots.v[i].dlv != NULL) {
-            sink_confirm(sink, i, CUT_ERETRY, "amqp10: connection lost before the broker "
-                                              "settled the message");
+            sink_confirm(sink, i, CUT_ERETRY,
+                         "amqp10: connection lost before the broker "
+                         "settled the message");
         }
     }
     for (size_t i = 0; i < sink->n_links; i++) {
@@ -328,16 +329,16 @@ static int link_for(struct cut_sink *sink, const char *address, struct sink_link
     }
     sl->last_used = ++sink->use_clock;
     if (sl->refused_until > cut_amqp10_now_ms()) {
-        return cut_err_set(err, CUT_EINVAL, "amqp10: the broker refused address '%s': %s",
-                           address, sl->why);
+        return cut_err_set(err, CUT_EINVAL, "amqp10: the broker refused address '%s': %s", address,
+                           sl->why);
     }
     if (sl->link == NULL) {
         link_open(sink, sl);
     }
     *out = sl;
-    return sl->attached ? CUT_OK
-                        : cut_err_set(err, CUT_EFULL, "waiting for the broker to attach '%s'",
-                                      address);
+    return sl->attached
+               ? CUT_OK
+               : cut_err_set(err, CUT_EFULL, "waiting for the broker to attach '%s'", address);
 }
 
 /* ---- connection ----------------------------------------------------------- */

@@ -12,10 +12,14 @@
  *
  * Settlement: settle() updates the delivery (accepted; modified with
  * delivery-failed for RETRY, so the broker counts the attempt; rejected with
- * a condition for REJECT; never released, which would not count and could
- * loop for ever) and settles it; the disposition frames go out with the next
- * fetch() or flush() that reaches the socket, so a burst of settles costs
- * one write.
+ * a condition for REJECT) and settles it; the disposition frames go out with
+ * the next fetch() or flush() that reaches the socket, so a burst of settles
+ * costs one write. Released is avoided (it does not count as an attempt and
+ * can loop for ever), with one exception: a broker whose attach lists the
+ * outcomes it supports without amqp:modified:list (RabbitMQ 3.10 lists
+ * accepted, rejected, released, and closes the session on a modified) gets
+ * released for RETRY, with a warning once: its own redelivery limit (quorum
+ * queues' delivery-limit) or the flow's bounded retries must stop a loop.
  *
  * Polling: deliveries wait in proton's buffers once read, so the runner must
  * call fetch() until CUT_EAGAIN before it polls fd(); CUT_EAGAIN means
@@ -36,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <proton/codec.h>
 #include <proton/condition.h>
 #include <proton/connection.h>
 #include <proton/disposition.h>
@@ -81,6 +86,8 @@ struct cut_source {
     bool attached;
     bool refused; /* the broker answered our attach without a source */
     bool paused;
+    bool retry_released; /* the broker does not take modified: RETRY is released */
+    bool warned_released;
     struct cut_amqp10_slots slots;
     struct cut_amqp10_msgbuf buf;
     char *rx; /* the delivery handed out last; the message borrows from it */
@@ -127,6 +134,32 @@ static void source_topup(struct cut_source *src)
     }
 }
 
+/* Whether the broker's source terminus allows outcome @p name (no list: all do). */
+static bool outcome_allowed(pn_link_t *link, const char *name)
+{
+    pn_data_t *outcomes = pn_terminus_outcomes(pn_link_remote_source(link));
+    bool allowed = false;
+
+    pn_data_rewind(outcomes);
+    if (!pn_data_next(outcomes)) {
+        return true;
+    }
+    if (pn_data_type(outcomes) == PN_SYMBOL) {
+        pn_bytes_t b = pn_data_get_symbol(outcomes);
+        return b.size == strlen(name) && memcmp(b.start, name, b.size) == 0;
+    }
+    if (pn_data_type(outcomes) != PN_ARRAY) {
+        return true;
+    }
+    pn_data_enter(outcomes);
+    while (!allowed && pn_data_next(outcomes)) {
+        pn_bytes_t b = pn_data_get_symbol(outcomes);
+        allowed = b.size == strlen(name) && memcmp(b.start, name, b.size) == 0;
+    }
+    pn_data_exit(outcomes);
+    return allowed;
+}
+
 static void on_event(void *opaque, pn_event_t *ev)
 {
     struct cut_source *src = opaque;
@@ -142,6 +175,15 @@ static void on_event(void *opaque, pn_event_t *ev)
             break;
         }
         src->attached = true;
+        src->retry_released = !outcome_allowed(src->link, "amqp:modified:list");
+        if (src->retry_released && !src->warned_released) {
+            src->warned_released = true;
+            cut_log_warn(LOG_COMPONENT,
+                         "flow %s source: the broker does not support the modified outcome on "
+                         "'%s'; RETRY settles as released, which the broker does not count as a "
+                         "failed delivery (logged once)",
+                         src->flow, src->cfg->address);
+        }
         cut_amqp10_conn_up(&src->conn);
         source_topup(src);
         if (src->paused) {
@@ -404,6 +446,10 @@ static int source_settle(struct cut_source *src, cut_token_t token, enum cut_out
         pn_delivery_update(dlv, PN_ACCEPTED);
         break;
     case CUT_OUTCOME_RETRY:
+        if (src->retry_released) {
+            pn_delivery_update(dlv, PN_RELEASED);
+            break;
+        }
         /* delivery-failed raises the broker's delivery count, so its
          * redelivery limit (and DLQ) eventually applies; undeliverable-here
          * stays false so that this consumer may get it again. */

@@ -27,6 +27,7 @@ it_bridge_alive() {
 }
 
 # it_bridge_stop SECS: SIGTERM the bridge, wait for it; its status in IT_RC.
+# shellcheck disable=SC2034 # IT_RC is read by the caller
 it_bridge_stop() {
     if [[ -z $IT_BRIDGE ]]; then
         IT_RC=255

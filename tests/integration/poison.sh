@@ -7,7 +7,8 @@
 # and RabbitMQ dead-letters it.
 # Pass: every good message in Kafka once and the big one not at all; D holds
 # exactly the big one, dead-lettered with reason "rejected"; the bridge kept
-# running and logged the refusal; it exits 0 on SIGTERM; A is empty.
+# running, exits 0 on SIGTERM and its stats count one rejection, no retry; A
+# is empty.
 #
 # usage: poison.sh CUTOVER CUT_AMQP091_CHECK CUT_VERIFY [COUNT]
 source "$(dirname "$0")/lib.sh"
@@ -85,10 +86,13 @@ ids=$("$CHECK" ids --url "$RABBITMQ_URL" --queue "$dlq")
 printf 'dead-letter queue: %s\n' "${ids:-(empty)}" >&2
 it_check "the dead-letter queue holds exactly the poison message, reason rejected" \
     test "$ids" = "$qa-poison-0 rejected"
-it_check "the refusal is logged" grep -q "refused a message for good\|cannot go to" "$work/bridge.log"
 it_check "bridge still running after the poison message" it_bridge_alive "$work/bridge.log"
 it_bridge_stop 60
 it_check "bridge exits 0 on SIGTERM (got $IT_RC)" test "$IT_RC" = 0
+# The flow's closing stats line counts it: rejected once, never retried.
+stats=$(grep -E " received=[0-9]+ confirmed=" "$work/bridge.log" | tail -n 1)
+it_check "the flow counted one rejection and no retry (${stats#* info  })" \
+    grep -qE " received=$((COUNT + 1)) confirmed=$COUNT retried=0 rejected=1 " <<<"$stats"
 left=$("$CHECK" depth --url "$RABBITMQ_URL" --queue "$qa")
 it_check "source queue empty after the run ($left left)" test "$left" = 0
 if ((IT_FAILED > 0)); then

@@ -30,8 +30,11 @@ void report_begin(struct report *r, long seq)
 static long bump(const char **names, long *counts, const char *name)
 {
     for (int i = 0; i < REPORT_FIELDS; i++) {
-        if (names[i] == NULL || strcmp(names[i], name) == 0) {
-            names[i] = name;
+        if (names[i] == NULL) {
+            names[i] = strdup(name); /* kept until exit: few distinct names */
+            return names[i] != NULL ? ++counts[i] : 0;
+        }
+        if (strcmp(names[i], name) == 0) {
             return ++counts[i];
         }
     }

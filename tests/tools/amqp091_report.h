@@ -30,10 +30,10 @@ struct report {
 void report_init(struct report *r, const char *what, long start, long count);
 /** Start checking the message of @p seq (counts it seen). */
 void report_begin(struct report *r, long seq);
-/** One mismatch of the current message; @p field must be a static string. */
+/** One mismatch of the current message; @p field names it (copied). */
 void report_bad(struct report *r, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/** Count a noteworthy fact; @p what must be a static string. */
+/** Count a noteworthy fact (@p what is copied). */
 void report_note(struct report *r, const char *what);
 void report_end(struct report *r);
 long report_distinct(const struct report *r);

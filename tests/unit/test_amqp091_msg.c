@@ -156,7 +156,12 @@ static void test_absent_properties_are_null_or_defaults(void **state)
     (void)state;
     struct cut_amqp091_msgbuf buf = {0};
     struct cut_msg msg;
-    amqp_basic_properties_t p = {0};
+    amqp_basic_properties_t p;
+    /* Regression: librabbitmq leaves absent properties uninitialised, and
+     * sizing the scratch buffer from their lengths failed every delivery
+     * with "out of memory". */
+    memset(&p, 0xa5, sizeof(p));
+    p._flags = 0;
     struct cut_amqp091_delivery d = delivery(&p, "x", "rk");
 
     assert_int_equal(cut_amqp091_msg_fill(&buf, &d, 1, WALL_MS, &msg), CUT_OK);
@@ -786,6 +791,59 @@ static void test_what_0_9_1_cannot_carry_is_refused(void **state)
     cut_amqp091_pubbuf_fini(&pub);
 }
 
+/*
+ * Regression: librabbitmq's amqp_encode_table() answers BAD_AMQP_DATA, not
+ * TABLE_TOO_BIG, when the buffer ends exactly at a value's kind byte; that
+ * was taken for a real error (the source dropped its connection with "out
+ * of memory"; the sink would have refused the message).
+ */
+static void test_a_buffer_ending_at_a_kind_byte_is_grown_not_refused(void **state)
+{
+    (void)state;
+    struct cut_amqp091_msgbuf buf = {0};
+    struct cut_amqp091_pubbuf pub = {0};
+    struct cut_msg msg;
+    struct cut_err err;
+    amqp_basic_properties_t out;
+    static char k1[201], k2[49], k3[214], v3[601];
+    memset(k1, 'a', 200);
+    memset(k2, 'b', 48);
+    memset(k3, 'c', 213);
+    memset(v3, 'v', 600);
+    /* The layout (first growth: 256 bytes): 4 + (1 + 200 + 1 + 1) + 1 + 48
+     * puts the second entry's kind byte at offset 256. */
+    amqp_table_entry_t h[] = {
+        {.key = bytes(k1), .value = {.kind = AMQP_FIELD_KIND_U8, .value = {.u8 = 5}}},
+        {.key = bytes(k2), .value = {.kind = AMQP_FIELD_KIND_I32, .value = {.i32 = 1}}},
+    };
+    amqp_basic_properties_t p = {._flags = AMQP_BASIC_HEADERS_FLAG,
+                                 .headers = {.num_entries = 2, .entries = h}};
+    struct cut_amqp091_delivery d = delivery(&p, "x", "rk");
+    char a[4096], b[4096];
+
+    assert_int_equal(cut_amqp091_msg_fill(&buf, &d, 1, WALL_MS, &msg), CUT_OK);
+    assert_non_null(find_ann(&msg, "x-basic-headers"));
+    assert_int_equal(cut_amqp091_pub_props(&pub, &msg, &exact_opts, &out, &err), CUT_OK);
+    size_t na = encode(&p, a, sizeof(a));
+    size_t nb = encode(&out, b, sizeof(b));
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+
+    /* The sink's size check (first growth: 1024 bytes): 4 + (1 + 213 + 1 +
+     * 4 + 600) + 1 + 200 puts the second header's kind byte at 1024. */
+    struct cut_prop props[] = {
+        {.name = k3, .type = CUT_PROP_STRING, .v.s = {.ptr = v3, .len = 600}},
+        {.name = k1, .type = CUT_PROP_INT, .v.i = 7},
+    };
+    cut_msg_init(&msg);
+    msg.props = props;
+    msg.n_props = 2;
+    assert_int_equal(cut_amqp091_pub_props(&pub, &msg, &exact_opts, &out, &err), CUT_OK);
+    assert_int_equal(out.headers.num_entries, 2);
+    cut_amqp091_pubbuf_fini(&pub);
+    cut_amqp091_msgbuf_fini(&buf);
+}
+
 static void test_buffers_are_reused_in_the_steady_state(void **state)
 {
     (void)state;
@@ -874,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_jms_fields_go_to_properties_and_reserved_headers),
         cmocka_unit_test(test_long_and_binary_ids_travel_as_rabbitmq_writes_them),
         cmocka_unit_test(test_what_0_9_1_cannot_carry_is_refused),
+        cmocka_unit_test(test_a_buffer_ending_at_a_kind_byte_is_grown_not_refused),
         cmocka_unit_test(test_buffers_are_reused_in_the_steady_state),
         cmocka_unit_test(test_id_codecs_accept_only_canonical_text),
     };

@@ -255,7 +255,9 @@ static const char *const ids[] = {
 
 static void gen_props(amqp_basic_properties_t *p)
 {
-    memset(p, 0, sizeof(*p));
+    /* librabbitmq leaves the fields of absent properties uninitialised. */
+    memset(p, 0xa5, sizeof(*p));
+    p->_flags = 0;
     arena_used = 0;
     if (pick(4)) {
         p->_flags |= AMQP_BASIC_MESSAGE_ID_FLAG;

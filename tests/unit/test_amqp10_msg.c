@@ -265,8 +265,10 @@ static void typed_ids_keep_their_type(void **state)
         /* And on the wire it is the AMQP type, not a string. */
         pn_message_t *pn = pn_message();
         assert_int_equal(pn_message_decode(pn, f->wire, f->wire_len), 0);
-        pn_type_t want[] = {[CUT_ID_STRING] = PN_STRING, [CUT_ID_UUID] = PN_UUID,
-                            [CUT_ID_ULONG] = PN_ULONG, [CUT_ID_BINARY] = PN_BINARY};
+        pn_type_t want[] = {[CUT_ID_STRING] = PN_STRING,
+                            [CUT_ID_UUID] = PN_UUID,
+                            [CUT_ID_ULONG] = PN_ULONG,
+                            [CUT_ID_BINARY] = PN_BINARY};
         assert_int_equal(pn_message_get_id(pn).type, want[ids[i].type]);
         assert_int_equal(pn_message_get_correlation_id(pn).type, want[ids[i].type]);
         pn_message_free(pn);
@@ -679,11 +681,12 @@ static void several_data_sections_are_concatenated(void **state)
     struct fixture *f = *state;
     struct cut_msg out;
     struct cut_err err;
-    static const char wire[] = "\x00\x53\x73\x45"         /* properties: empty list */
-                               "\x00\x53\x75\xa0\x03" "abc" /* data */
-                               "\x00\x53\x75\xa0\x02" "de"; /* data */
-    assert_int_equal(cut_amqp10_msg_decode(&f->dec, wire, sizeof(wire) - 1, 1, &out, &err),
-                     CUT_OK);
+    static const char wire[] = "\x00\x53\x73\x45" /* properties: empty list */
+                               "\x00\x53\x75\xa0\x03"
+                               "abc" /* data */
+                               "\x00\x53\x75\xa0\x02"
+                               "de"; /* data */
+    assert_int_equal(cut_amqp10_msg_decode(&f->dec, wire, sizeof(wire) - 1, 1, &out, &err), CUT_OK);
     assert_int_equal(out.body_len, 5);
     assert_memory_equal(out.body, "abcde", 5);
     assert_int_equal(out.body_kind, CUT_BODY_BYTES);
@@ -698,11 +701,13 @@ static void malformed_messages_are_refused(void **state)
         const char *bytes;
         size_t len;
     } bad[] = {
-        {"\x01\x02\x03", 3},                  /* not a section */
-        {"\x00\x53\x75\xa0\x09" "abc", 8},     /* truncated data */
+        {"\x01\x02\x03", 3}, /* not a section */
+        {"\x00\x53\x75\xa0\x09"
+         "abc",
+         8},                                     /* truncated data */
         {"\x00\x53\x75\x45\x00\x53\x73\x45", 8}, /* properties after the body */
-        {"\x00\x53\x99\x45", 4},              /* unknown section */
-        {"\x00\x53\x73\xc0\x10\x01", 6},       /* list longer than the bytes */
+        {"\x00\x53\x99\x45", 4},                 /* unknown section */
+        {"\x00\x53\x73\xc0\x10\x01", 6},         /* list longer than the bytes */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(cut_amqp10_msg_decode(&f->dec, bad[i].bytes, bad[i].len, 1, &out, &err),
@@ -736,8 +741,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(absent_fields_stay_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(priority_zero_is_not_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(group_sequence_without_group_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_message_id_gets_a_stable_fallback, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(missing_message_id_gets_a_stable_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(every_body_kind_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(large_bodies_use_32_bit_widths, setup, teardown),
         cmocka_unit_test_setup_teardown(bare_map_body_is_sent_as_amqp_value, setup, teardown),

@@ -95,6 +95,9 @@ static void test_properties_become_text_with_their_types_listed(void **state)
         {.name = "l", .type = CUT_PROP_LONG, .v.i = INT64_MIN},
         {.name = "f", .type = CUT_PROP_FLOAT, .v.d = 0.1f},
         {.name = "d", .type = CUT_PROP_DOUBLE, .v.d = 0.1},
+        {.name = "fmin", .type = CUT_PROP_FLOAT, .v.d = 1.40129846e-45f},
+        {.name = "dmin", .type = CUT_PROP_DOUBLE, .v.d = 4.9406564584124654e-324},
+        {.name = "third", .type = CUT_PROP_DOUBLE, .v.d = 1.0 / 3.0},
         {.name = "s", .type = CUT_PROP_STRING, .v.s = {"h\xc3\xa9", 3}},
         {.name = "nil", .type = CUT_PROP_NULL},
     };
@@ -113,9 +116,14 @@ static void test_properties_become_text_with_their_types_listed(void **state)
     assert_header(&rec, "jms.prop.l", "-9223372036854775808");
     assert_header(&rec, "jms.prop.f", "0.1");
     assert_header(&rec, "jms.prop.d", "0.1");
+    assert_header(&rec, "jms.prop.fmin", "1e-45");
+    assert_header(&rec, "jms.prop.dmin", "5e-324");
+    assert_header(&rec, "jms.prop.third", "0.3333333333333333");
     assert_header(&rec, "jms.prop.s", "h\xc3\xa9");
     assert_header(&rec, "jms.prop.nil", "(null)");
-    assert_header(&rec, "jms.prop_types", "flag=boolean;b=byte;l=long;f=float;d=double;nil=null");
+    assert_header(&rec, "jms.prop_types",
+                  "flag=boolean;b=byte;l=long;f=float;d=double;fmin=float;dmin=double;"
+                  "third=double;nil=null");
     cut_jms_headers_fini(&hdrs);
 }
 
