@@ -94,8 +94,7 @@ static void flow_log_stats(struct cut_flow *flow)
     cut_log_info(flow->cfg->name,
                  "received=%llu confirmed=%llu retried=%llu rejected=%llu in_flight=%zu",
                  (unsigned long long)st.received, (unsigned long long)st.confirmed,
-                 (unsigned long long)st.retried, (unsigned long long)st.rejected,
-                 flow->inflight.n);
+                 (unsigned long long)st.retried, (unsigned long long)st.rejected, flow->inflight.n);
 }
 
 /* Stop consuming, wait (bounded) for the confirmations of what is in flight,

@@ -38,12 +38,12 @@ struct cut_converter_ops;
 
 /** What the runner shares with every flow; all borrowed for the flow's life. */
 struct cut_flow_env {
-    const char *state_path;        /**< the state store, for the repair ledger */
-    struct cut_mode_board *board;  /**< current modes, published by the store watcher */
-    struct cut_tracker *tracker;   /**< per-minute counters */
-    size_t index;                  /**< this flow's index in the tracker */
+    const char *state_path;                   /**< the state store, for the repair ledger */
+    struct cut_mode_board *board;             /**< current modes, published by the store watcher */
+    struct cut_tracker *tracker;              /**< per-minute counters */
+    size_t index;                             /**< this flow's index in the tracker */
     const struct cut_converter_ops *conv_ops; /**< the flow's converter; NULL: passthrough */
-    const void *conv_settings;     /**< its settings (a loaded mapping, say) */
+    const void *conv_settings;                /**< its settings (a loaded mapping, say) */
 };
 
 /** Create the flow's source, sinks and converter (no connection yet). @p cfg is borrowed. */

@@ -22,12 +22,12 @@
 struct cut_inflight_slot {
     cut_token_t token;
     uint8_t used;
-    uint8_t mode;      /**< enum cut_mode it was routed under */
-    uint8_t res[2];    /**< enum cut_side_result, indexed by enum cut_side */
-    uint8_t queued;    /**< its secondary failure waits for the repair ledger */
-    uint8_t dlq;       /**< on its way to the dead-letter destinations, not the targets */
-    uint64_t id_hash;  /**< hash of the message id, for counting attempts */
-    int64_t sent_us;   /**< monotonic send time, for latencies */
+    uint8_t mode;         /**< enum cut_mode it was routed under */
+    uint8_t res[2];       /**< enum cut_side_result, indexed by enum cut_side */
+    uint8_t queued;       /**< its secondary failure waits for the repair ledger */
+    uint8_t dlq;          /**< on its way to the dead-letter destinations, not the targets */
+    uint64_t id_hash;     /**< hash of the message id, for counting attempts */
+    int64_t sent_us;      /**< monotonic send time, for latencies */
     struct cut_buf *copy; /**< dual-write only: cut_msg_encode() of the envelope; owned */
 };
 

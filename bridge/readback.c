@@ -29,8 +29,8 @@
 enum { ST_EMPTY, ST_CONFIRMED, ST_READ };
 
 struct rb_entry {
-    uint64_t h;  /* 0: empty */
-    int64_t t;   /* when it entered the table */
+    uint64_t h; /* 0: empty */
+    int64_t t;  /* when it entered the table */
     uint8_t state;
 };
 
@@ -404,8 +404,9 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     /* Producer properties in the shared `kafka:` map make librdkafka warn
      * that a consumer ignores them: not worth an operator's attention. */
     bool noise = strcmp(fac, "CONFWARN") == 0;
-    cut_log(level <= 3 && !noise ? CUT_LOG_ERROR : level <= 4 && !noise ? CUT_LOG_WARN
-                                                                        : CUT_LOG_DEBUG,
+    cut_log(level <= 3 && !noise   ? CUT_LOG_ERROR
+            : level <= 4 && !noise ? CUT_LOG_WARN
+                                   : CUT_LOG_DEBUG,
             COMPONENT, "librdkafka %s: %s", fac, buf);
 }
 
@@ -414,8 +415,8 @@ static int conf_list(rd_kafka_conf_t *conf, const struct cut_kv_list *list, stru
     char errstr[256];
     for (size_t i = 0; list != NULL && i < list->n; i++) {
         const struct cut_kv *kv = &list->items[i];
-        if (rd_kafka_conf_set(conf, kv->key, kv->value ? kv->value : "", errstr,
-                              sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        if (rd_kafka_conf_set(conf, kv->key, kv->value ? kv->value : "", errstr, sizeof(errstr)) !=
+            RD_KAFKA_CONF_OK) {
             /* librdkafka quotes the value, which may be a secret: name only. */
             return cut_err_set(err, CUT_EINVAL, "kafka property \"%s\": refused by librdkafka",
                                kv->key);
@@ -426,14 +427,13 @@ static int conf_list(rd_kafka_conf_t *conf, const struct cut_kv_list *list, stru
 
 /* A consumer that never joins a group nor commits: positions are assigned. */
 static int consumer_create(rd_kafka_t **rk, const struct cut_kv_list *global,
-                           const struct cut_kv_list *props, const char *group,
-                           struct cut_err *err)
+                           const struct cut_kv_list *props, const char *group, struct cut_err *err)
 {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     static const char *const fixed[][2] = {
-        {"enable.auto.commit", "false"},     {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "false"},   {"auto.offset.reset", "earliest"},
+        {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "false"}, {"auto.offset.reset", "earliest"},
         {"client.id", "cutover-readback"},
     };
     int rc = conf_list(conf, global, err);
@@ -446,8 +446,8 @@ static int consumer_create(rd_kafka_t **rk, const struct cut_kv_list *global,
             rc = cut_err_set(err, CUT_EINVAL, "kafka property %s: %s", fixed[i][0], errstr);
         }
     }
-    if (rc == CUT_OK && rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr)) !=
-                            RD_KAFKA_CONF_OK) {
+    if (rc == CUT_OK &&
+        rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
         rc = cut_err_set(err, CUT_EINVAL, "kafka property group.id: %s", errstr);
     }
     if (rc != CUT_OK) {
@@ -466,10 +466,12 @@ static int consumer_create(rd_kafka_t **rk, const struct cut_kv_list *global,
 
 /*
  * Add to @p list every partition of @p topic not in @p known, at the first
- * offset stamped at or after @p since_ms. Where no record is that recent,
- * the end offset read BEFORE the time lookup is used: a record produced
- * between the two lookups then has an offset past it, so none is skipped.
- * @p ends (may be NULL) receives each added partition's end offset.
+ * offset stamped at or after @p since_ms (since_ms <= 0: the first one).
+ * Where no record is that recent, the end offset read BEFORE the time
+ * lookup is used: a record produced between the two lookups then has an
+ * offset past it, so none is skipped. @p ends (may be NULL) receives each
+ * added partition's end offset. Returns how many were added (0 when the
+ * topic does not exist), or -1 when the cluster could not tell.
  */
 static int positions(rd_kafka_t *rk, const char *topic, int64_t since_ms,
                      bool (*known)(void *, const char *, int32_t), void *kopaque,
@@ -478,30 +480,41 @@ static int positions(rd_kafka_t *rk, const char *topic, int64_t since_ms,
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    int added = 0;
+    int added = -1;
     if (rkt == NULL || rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) != 0) {
         goto out;
     }
-    for (int t = 0; t < md->topic_cnt; t++) {
+    added = 0;
+    for (int t = 0; t < md->topic_cnt && added >= 0; t++) {
         const struct rd_kafka_metadata_topic *mt = &md->topics[t];
-        if (mt->err != 0 || strcmp(mt->topic, topic) != 0) {
+        if (strcmp(mt->topic, topic) != 0 ||
+            mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
             continue;
+        }
+        if (mt->err != 0) {
+            added = -1;
+            break;
         }
         for (int p = 0; p < mt->partition_cnt; p++) {
             int32_t part = mt->partitions[p].id;
             int64_t lo = 0, hi = 0;
-            if ((known != NULL && known(kopaque, topic, part)) ||
-                rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, timeout_ms) != 0) {
+            if (known != NULL && known(kopaque, topic, part)) {
                 continue;
             }
-            rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(q, topic, part)->offset = since_ms;
-            int64_t at = hi;
-            if (rd_kafka_offsets_for_times(rk, q, timeout_ms) == 0 && q->elems[0].err == 0 &&
-                q->elems[0].offset >= 0) {
-                at = q->elems[0].offset;
+            if (rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, timeout_ms) != 0) {
+                added = -1;
+                break;
             }
-            rd_kafka_topic_partition_list_destroy(q);
+            int64_t at = since_ms <= 0 ? lo : hi;
+            if (since_ms > 0) {
+                rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(q, topic, part)->offset = since_ms;
+                if (rd_kafka_offsets_for_times(rk, q, timeout_ms) == 0 && q->elems[0].err == 0 &&
+                    q->elems[0].offset >= 0) {
+                    at = q->elems[0].offset;
+                }
+                rd_kafka_topic_partition_list_destroy(q);
+            }
             if (ends != NULL && (size_t)list->cnt < ends_cap) {
                 ends[list->cnt] = hi;
             }
@@ -536,8 +549,8 @@ static void assign_new(struct cut_readback *rb)
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < rb->n; i++) {
         for (size_t t = 0; t < rb->flows[i].n_topics; t++) {
-            positions(rb->rk, rb->flows[i].topics[t], rb->since_ms, part_known, rb, list, NULL,
-                      0, 5000);
+            positions(rb->rk, rb->flows[i].topics[t], rb->since_ms, part_known, rb, list, NULL, 0,
+                      5000);
         }
     }
     if (list->cnt > 0) {
@@ -624,8 +637,7 @@ int cut_readback_start(struct cut_readback *rb, struct cut_err *err)
     rb->since_ms = rb->clock_ms(rb->clock_opaque) - LOOKBACK_MS;
     int e = pthread_create(&rb->thread, NULL, rb_main, rb);
     if (e != 0) {
-        return cut_err_set(err, CUT_EFATAL, "cannot start the read-back thread: %s",
-                           strerror(e));
+        return cut_err_set(err, CUT_EFATAL, "cannot start the read-back thread: %s", strerror(e));
     }
     rb->started = true;
     return CUT_OK;
@@ -672,7 +684,11 @@ int cut_readback_scan(const struct cut_kv_list *global, const struct cut_kv_list
         rc = consumer_create(&rk, global, props, group, err);
     }
     for (size_t t = 0; rc == CUT_OK && t < n_topics; t++) {
-        positions(rk, topics[t], since_ms, NULL, NULL, list, ends, MAX_PARTS, 10000);
+        if (positions(rk, topics[t], since_ms, NULL, NULL, list, ends, MAX_PARTS, 10000) < 0) {
+            rc = cut_err_set(err, CUT_ERETRY,
+                             "cannot read the partitions and offsets of topic %s: is Kafka up?",
+                             topics[t]);
+        }
     }
     if (rc != CUT_OK || list->cnt == 0) {
         goto out; /* no partition: the topics do not exist, nothing is there */

@@ -53,10 +53,10 @@ struct cut_readback_options {
      *  map: bootstrap.servers, security.*); borrowed until destroy. NULL: no
      *  consumer (cut_readback_start refuses; the matching still works, for tests). */
     const struct cut_kv_list *kafka;
-    const char *group_id;   /**< consumer group.id (never committed); NULL: "cutover-readback" */
-    uint32_t sample_every;  /**< 1-in-N sampling by id hash (0: 8) */
-    size_t ring_size;       /**< per flow, rounded up to a power of two (0: 8192) */
-    size_t max_tracked;     /**< ids waiting per flow, confirmed or read (0: 65536) */
+    const char *group_id;  /**< consumer group.id (never committed); NULL: "cutover-readback" */
+    uint32_t sample_every; /**< 1-in-N sampling by id hash (0: 8) */
+    size_t ring_size;      /**< per flow, rounded up to a power of two (0: 8192) */
+    size_t max_tracked;    /**< ids waiting per flow, confirmed or read (0: 65536) */
     /** Unix time in ms (NULL: CLOCK_REALTIME). For tests. */
     int64_t (*clock_ms)(void *opaque);
     void *clock_opaque;
@@ -64,11 +64,11 @@ struct cut_readback_options {
 
 /** Cumulative counts of one flow. */
 struct cut_readback_counts {
-    uint64_t pushed;   /**< sampled confirms the router pushed */
-    uint64_t dropped;  /**< ... for which the ring or the table had no room: not checked */
-    uint64_t found;    /**< sampled ids confirmed and read */
-    uint64_t missing;  /**< sampled ids confirmed and not read within settle_ms */
-    uint64_t records;  /**< records read from the flow's topics */
+    uint64_t pushed;  /**< sampled confirms the router pushed */
+    uint64_t dropped; /**< ... for which the ring or the table had no room: not checked */
+    uint64_t found;   /**< sampled ids confirmed and read */
+    uint64_t missing; /**< sampled ids confirmed and not read within settle_ms */
+    uint64_t records; /**< records read from the flow's topics */
 };
 
 /**
@@ -112,13 +112,16 @@ typedef void (*cut_readback_id_cb)(void *opaque, const char *topic, const void *
 
 /**
  * Read @p topics (@p n_topics) from the first record stamped at or after
- * @p since_ms to their end offsets as of the call, and call @p cb with the
+ * @p since_ms (<= 0: from the first record kept) to their end offsets as of
+ * the call, and call @p cb with the
  * `message_id` header of each record that has one. The consumer takes
  * @p global then @p props (either may be NULL) and never commits.
  * *records (may be NULL) receives how many records were read.
- * Returns CUT_OK when every partition was read to its end; CUT_ERETRY when
- * @p timeout_ms passed first (the scan is then incomplete: what was not
- * found may still be there); CUT_EINVAL for a bad property.
+ * Returns CUT_OK when every partition was read to its end (a topic that
+ * does not exist has nothing in it); CUT_ERETRY when the cluster could not
+ * say which partitions and offsets there are, or @p timeout_ms passed first
+ * (the scan is then incomplete: what was not found may still be there);
+ * CUT_EINVAL for a bad property.
  */
 int cut_readback_scan(const struct cut_kv_list *global, const struct cut_kv_list *props,
                       const char *const *topics, size_t n_topics, int64_t since_ms,

@@ -63,8 +63,8 @@ int64_t cut_recon_unaccounted(const struct cut_tracking_row *row)
      * nowhere, and the source delivers it again: seen twice, one outcome. */
     uint64_t one_sided = sub0(c[CUT_TRACK_DUAL], both);
     uint64_t retried = sub0(c[CUT_TRACK_FAILED_LEGACY] + c[CUT_TRACK_FAILED_KAFKA], one_sided);
-    uint64_t outcomes = any + c[CUT_TRACK_DEAD_LETTERED] + c[CUT_TRACK_EXPIRED] +
-                        c[CUT_TRACK_FILTERED] + retried;
+    uint64_t outcomes =
+        any + c[CUT_TRACK_DEAD_LETTERED] + c[CUT_TRACK_EXPIRED] + c[CUT_TRACK_FILTERED] + retried;
     return (int64_t)c[CUT_TRACK_SEEN] - (int64_t)outcomes;
 }
 
@@ -77,8 +77,7 @@ void cut_recon_compute(const struct cut_recon_input *in, struct cut_recon_figure
     out->consistency = ratio(w->counts[CUT_TRACK_CONFIRMED_BOTH], w->counts[CUT_TRACK_DUAL]);
     static const enum cut_track_event confirmed[2] = {CUT_TRACK_CONFIRMED_LEGACY,
                                                       CUT_TRACK_CONFIRMED_KAFKA};
-    static const enum cut_track_event failed[2] = {CUT_TRACK_FAILED_LEGACY,
-                                                   CUT_TRACK_FAILED_KAFKA};
+    static const enum cut_track_event failed[2] = {CUT_TRACK_FAILED_LEGACY, CUT_TRACK_FAILED_KAFKA};
     for (int side = 0; side < 2; side++) {
         uint64_t f = w->counts[failed[side]];
         out->error[side] = ratio(f, w->counts[confirmed[side]] + f);
@@ -448,9 +447,8 @@ static void readback_window(struct cut_recon *r, size_t i, int64_t now, int64_t 
     }
     cut_readback_counts(r->opts.readback, i, &c);
     uint64_t checked = c.found + c.missing;
-    struct rb_delta d = {.at_ms = now,
-                         .checked = checked - f->rb_checked,
-                         .missing = c.missing - f->rb_missing};
+    struct rb_delta d = {
+        .at_ms = now, .checked = checked - f->rb_checked, .missing = c.missing - f->rb_missing};
     f->rb_checked = checked;
     f->rb_missing = c.missing;
     if (f->rb_n == f->rb_cap) {
@@ -482,12 +480,11 @@ static int judge_flow(struct cut_recon *r, size_t i, int64_t now, struct cut_err
 
     /* Data from before the flow's last status change is not judged: a flow
      * promoted again after a rollback starts with a clean window. */
-    cut_recon_span(now, r->opts.window_ms, cfg->th.settle_ms, f->known ? f->status_ms : 0,
-                   &span);
+    cut_recon_span(now, r->opts.window_ms, cfg->th.settle_ms, f->known ? f->status_ms : 0, &span);
     rc = cut_store_tracking_window(r->st, cfg->name, span.from, span.to, &win, NULL, err);
     if (rc == CUT_OK && span.have_settled) {
-        rc = cut_store_tracking_window(r->st, cfg->name, span.from, span.settled_to, &settled,
-                                       NULL, err);
+        rc = cut_store_tracking_window(r->st, cfg->name, span.from, span.settled_to, &settled, NULL,
+                                       err);
         in.settled = &settled;
     }
     if (rc == CUT_OK && span.have_prev) {
@@ -549,8 +546,8 @@ static void act(struct cut_recon *r, size_t i, const struct cut_mode_table *mode
         if (rc == CUT_EINVAL && f->status == CUT_FLOW_PENDING) {
             /* Its mode comes from the config, and the store knows the flow as
              * PENDING: pin it to JMS_ONLY, which overrides the config. */
-            rc = cut_store_mode_set(r->st, cfg->name, NULL, CUT_MODE_JMS_ONLY, NULL,
-                                    "reconciler", reason, &err);
+            rc = cut_store_mode_set(r->st, cfg->name, NULL, CUT_MODE_JMS_ONLY, NULL, "reconciler",
+                                    reason, &err);
         }
         if (rc != CUT_OK) {
             atomic_fetch_add(&r->errors, 1);

@@ -50,14 +50,14 @@
 
 /** One flow's thresholds (the global defaults, or a flow's overrides of them). */
 struct cut_recon_thresholds {
-    int64_t settle_ms;         /**< how long a message may take before it counts as lost (30 s) */
-    uint64_t min_messages;     /**< sample a check needs in the window before it can fire (100) */
-    double kafka_error_rate;   /**< rollback when the Kafka error rate is above (0.05) */
-    double loss_rate;          /**< rollback when the loss rate is above (0.001) */
-    double latency_ratio;      /**< rollback when Kafka p99 / legacy p99 is above (2.0) */
-    int64_t latency_floor_us;  /**< ... and Kafka's p99 is at least this (100 ms); 0: ratio alone */
-    double consistency_alert;  /**< alert when consistency is below (0.99) */
-    int64_t soak_ms;           /**< time in KAFKA_ONLY before a flow is ready to complete (1 h) */
+    int64_t settle_ms;        /**< how long a message may take before it counts as lost (30 s) */
+    uint64_t min_messages;    /**< sample a check needs in the window before it can fire (100) */
+    double kafka_error_rate;  /**< rollback when the Kafka error rate is above (0.05) */
+    double loss_rate;         /**< rollback when the loss rate is above (0.001) */
+    double latency_ratio;     /**< rollback when Kafka p99 / legacy p99 is above (2.0) */
+    int64_t latency_floor_us; /**< ... and Kafka's p99 is at least this (100 ms); 0: ratio alone */
+    double consistency_alert; /**< alert when consistency is below (0.99) */
+    int64_t soak_ms;          /**< time in KAFKA_ONLY before a flow is ready to complete (1 h) */
 };
 
 /** The defaults listed above. */
@@ -88,14 +88,14 @@ struct cut_recon_ratio {
 
 /** The figures of one flow over one window. */
 struct cut_recon_figures {
-    uint64_t counts[CUT_TRACK_COUNT]; /**< the window's counters (enum cut_track_event) */
+    uint64_t counts[CUT_TRACK_COUNT];   /**< the window's counters (enum cut_track_event) */
     struct cut_recon_ratio consistency; /**< confirmed_both / dual */
     struct cut_recon_ratio loss;        /**< lost / seen, over the settled minutes */
     uint64_t lost;                      /**< the numerator of loss */
     struct cut_recon_ratio readback;    /**< missing / checked, sampled read-back */
     uint64_t rb_missing;
-    struct cut_recon_ratio error[2];    /**< [enum cut_side] failed / (confirmed + failed) */
-    uint64_t lat_n[2];                  /**< latency samples per side */
+    struct cut_recon_ratio error[2]; /**< [enum cut_side] failed / (confirmed + failed) */
+    uint64_t lat_n[2];               /**< latency samples per side */
     bool have_lat[2];
     double p50_us[2], p99_us[2];
     struct cut_recon_ratio latency_ratio; /**< Kafka p99 / legacy p99; sample: min(lat_n) */
@@ -128,10 +128,10 @@ enum cut_recon_check {
 #define CUT_RECON_CHECKS 5
 
 enum cut_recon_state {
-    CUT_RECON_OK,       /**< measured, within the threshold */
-    CUT_RECON_BREACH,   /**< measured over the minimum sample, beyond the threshold */
-    CUT_RECON_TOO_FEW,  /**< beyond or not, the sample is below min_messages: cannot fire */
-    CUT_RECON_UNKNOWN,  /**< nothing to measure (no traffic on that side) */
+    CUT_RECON_OK,      /**< measured, within the threshold */
+    CUT_RECON_BREACH,  /**< measured over the minimum sample, beyond the threshold */
+    CUT_RECON_TOO_FEW, /**< beyond or not, the sample is below min_messages: cannot fire */
+    CUT_RECON_UNKNOWN, /**< nothing to measure (no traffic on that side) */
 };
 
 struct cut_recon_verdict {
@@ -174,10 +174,10 @@ void cut_recon_reason(const struct cut_recon_figures *fig, const struct cut_reco
 
 /** Minutes of a window as cut_store_tracking_window takes them. */
 struct cut_recon_span {
-    int64_t from, to;           /**< the window: [from, to], minute starts in Unix seconds */
-    bool have_settled;          /**< whether any whole minute of it has settled */
-    int64_t settled_to;         /**< last settled minute (valid when have_settled) */
-    bool have_prev;             /**< whether settled_to - 60 is still in the window */
+    int64_t from, to;   /**< the window: [from, to], minute starts in Unix seconds */
+    bool have_settled;  /**< whether any whole minute of it has settled */
+    int64_t settled_to; /**< last settled minute (valid when have_settled) */
+    bool have_prev;     /**< whether settled_to - 60 is still in the window */
 };
 
 /**
@@ -225,11 +225,11 @@ struct cut_recon_options {
 
 /** Counters for metrics, readable from any thread. */
 struct cut_recon_stats {
-    uint64_t passes;          /**< passes completed */
-    uint64_t rollbacks;       /**< flows rolled back by the reconciler */
-    uint64_t alerts;          /**< alerts raised (rollbacks included) */
+    uint64_t passes;    /**< passes completed */
+    uint64_t rollbacks; /**< flows rolled back by the reconciler */
+    uint64_t alerts;    /**< alerts raised (rollbacks included) */
     uint64_t webhook_failures;
-    uint64_t errors;          /**< passes or flows that could not be judged (store errors) */
+    uint64_t errors; /**< passes or flows that could not be judged (store errors) */
 };
 
 /**

@@ -32,8 +32,7 @@ static size_t idset_slot(const struct idset *s, const void *id, size_t len)
 {
     uint64_t h = cut_readback_hash(id, len);
     size_t i = (size_t)(h * 0x9e3779b97f4a7c15ull >> 20) & (s->cap - 1);
-    while (s->keys[i] != NULL &&
-           !(strlen(s->keys[i]) == len && memcmp(s->keys[i], id, len) == 0)) {
+    while (s->keys[i] != NULL && !(strlen(s->keys[i]) == len && memcmp(s->keys[i], id, len) == 0)) {
         i = (i + 1) & (s->cap - 1);
     }
     return i;
@@ -167,8 +166,8 @@ static int batch_cb(void *opaque, const struct cut_ledger_entry *e)
     }
     r->last_id = e->id;
     r->n++;
-    r->oom |= x->message_id == NULL || x->created_at == NULL ||
-              (e->headers_len > 0 && x->blob == NULL);
+    r->oom |=
+        x->message_id == NULL || x->created_at == NULL || (e->headers_len > 0 && x->blob == NULL);
     return r->oom;
 }
 
@@ -313,8 +312,8 @@ static void dispatch(struct run *r, struct idset *legacy_ids, int64_t deadline)
         if (x->leader != i) {
             continue;
         }
-        if (x->side == CUT_SIDE_LEGACY && idset_flags(legacy_ids, x->message_id,
-                                                      strlen(x->message_id)) != NULL) {
+        if (x->side == CUT_SIDE_LEGACY &&
+            idset_flags(legacy_ids, x->message_id, strlen(x->message_id)) != NULL) {
             x->outcome = OUT_PRESENT; /* sent by an earlier batch of this run */
             snprintf(x->why, sizeof(x->why), "sent earlier in this run");
             continue;
@@ -360,10 +359,11 @@ static int settle_batch(struct run *r, struct idset *legacy_ids, struct cut_err 
     int rc = rows == NULL ? cut_err_set(err, CUT_ENOMEM, "out of memory") : CUT_OK;
     for (size_t i = 0; rc == CUT_OK && i < r->n; i++) {
         struct entry *x = &r->batch[i];
-        enum outcome out = x->leader != i && x->outcome == OUT_NONE
-                               ? (r->batch[x->leader].outcome == OUT_OK ? OUT_PRESENT
-                                                                        : r->batch[x->leader].outcome)
-                               : x->outcome;
+        enum outcome out =
+            x->leader != i && x->outcome == OUT_NONE
+                ? (r->batch[x->leader].outcome == OUT_OK ? OUT_PRESENT
+                                                         : r->batch[x->leader].outcome)
+                : x->outcome;
         if (out == OUT_SENDING || out == OUT_NONE) {
             out = OUT_FAILED;
             snprintf(x->why, sizeof(x->why), "no confirmation within %lld ms",
@@ -424,7 +424,7 @@ static int settle_batch(struct run *r, struct idset *legacy_ids, struct cut_err 
             rows[n_rows++] = (struct cut_tracking_row){.flow = o->flow, .minute = minute};
         }
         rows[k].counts[x->side == CUT_SIDE_KAFKA ? CUT_TRACK_CONFIRMED_KAFKA
-                                                  : CUT_TRACK_CONFIRMED_LEGACY]++;
+                                                 : CUT_TRACK_CONFIRMED_LEGACY]++;
         rows[k].counts[CUT_TRACK_CONFIRMED_BOTH]++;
     }
     /* After the marks: a crash between the two loses counts (the
@@ -456,10 +456,9 @@ int cut_repair_run(struct cut_store *st, const struct cut_repair_options *o,
     }
     if (rc == CUT_OK && res->open[CUT_SIDE_KAFKA] > 0 && o->kafka_ops != NULL) {
         int64_t margin = o->scan_margin_ms ? o->scan_margin_ms : 15 * 60000;
-        rc = cut_readback_scan(o->kafka_global, o->kafka_props, o->topics, o->n_topics,
-                               r.oldest_kafka_ms - margin,
-                               o->scan_timeout_ms ? o->scan_timeout_ms : 120000, found_cb, &r,
-                               &res->scanned, err);
+        rc = cut_readback_scan(
+            o->kafka_global, o->kafka_props, o->topics, o->n_topics, r.oldest_kafka_ms - margin,
+            o->scan_timeout_ms ? o->scan_timeout_ms : 120000, found_cb, &r, &res->scanned, err);
     }
     for (bool more = rc == CUT_OK; more && rc == CUT_OK;) {
         struct cut_ledger_query q = {.flow = o->flow, .after_id = r.last_id, .limit = batch};

@@ -65,7 +65,7 @@ struct cut_repair_options {
     int64_t scan_timeout_ms;    /**< bound on the scan (0: 120 s) */
     int64_t confirm_timeout_ms; /**< bound on waiting for one batch's confirms (0: 60 s) */
     size_t batch;               /**< entries per batch (0: 500) */
-    FILE *out; /**< one line per entry (what is done with it), or NULL */
+    FILE *out;                  /**< one line per entry (what is done with it), or NULL */
 };
 
 /** Counts per side (enum cut_side). */

@@ -61,8 +61,7 @@ struct gather {
 
 static struct cut_report_flow *add_flow(struct cut_report *rep, const char *name)
 {
-    struct cut_report_flow *flows =
-        realloc(rep->flows, (rep->n_flows + 1) * sizeof(*rep->flows));
+    struct cut_report_flow *flows = realloc(rep->flows, (rep->n_flows + 1) * sizeof(*rep->flows));
     if (flows == NULL) {
         return NULL;
     }
@@ -218,7 +217,8 @@ static int readiness(struct cut_store *st, struct cut_report_flow *f, int64_t no
             return CUT_OK;
         }
     }
-    int64_t since = f->mode_since_ms >= 0 ? f->mode_since_ms : cut_recon_parse_time(f->status_since);
+    int64_t since =
+        f->mode_since_ms >= 0 ? f->mode_since_ms : cut_recon_parse_time(f->status_since);
     if (since < 0 || now - since < f->th.soak_ms) {
         fmt_duration(since < 0 ? 0 : now - since, a, sizeof(a));
         fmt_duration(f->th.soak_ms, b, sizeof(b));
@@ -257,8 +257,9 @@ static int detail(struct cut_store *st, const struct cut_report_options *o, stru
 {
     const struct cut_recon_flow *cfg = config_flow(o, f->name);
     int rc;
-    f->th = cfg != NULL ? cfg->th : o->defaults != NULL ? *o->defaults
-                                                        : cut_recon_thresholds_default();
+    f->th = cfg != NULL           ? cfg->th
+            : o->defaults != NULL ? *o->defaults
+                                  : cut_recon_thresholds_default();
     modes_of(f, t, cfg);
     if ((rc = cut_store_audit_list(st, f->name, audit_cb, f, err)) != CUT_OK) {
         return rc;
@@ -282,7 +283,8 @@ static int detail(struct cut_store *st, const struct cut_report_options *o, stru
         return rc;
     }
     if (span.have_settled) {
-        rc = cut_store_tracking_window(st, f->name, span.from, span.settled_to, &settled, NULL, err);
+        rc =
+            cut_store_tracking_window(st, f->name, span.from, span.settled_to, &settled, NULL, err);
         in.settled = &settled;
     }
     if (rc == CUT_OK && span.have_prev) {
@@ -329,8 +331,8 @@ int cut_report_build(struct cut_store *st, const struct cut_report_options *opts
             f->created_at = strdup("");
             f->status_since = strdup("");
             f->status_reason = strdup("");
-            g.failed |= f->created_at == NULL || f->status_since == NULL ||
-                        f->status_reason == NULL;
+            g.failed |=
+                f->created_at == NULL || f->status_since == NULL || f->status_reason == NULL;
         }
         if (f == NULL) {
             g.failed = true;
@@ -364,8 +366,8 @@ int cut_report_build(struct cut_store *st, const struct cut_report_options *opts
         out->flows[0] = out->flows[keep];
         out->n_flows = 1;
     }
-    if (t.has_default && (rc = cut_store_audit_list(st, NULL, default_cb, &last_default, err)) !=
-                             CUT_OK) {
+    if (t.has_default &&
+        (rc = cut_store_audit_list(st, NULL, default_cb, &last_default, err)) != CUT_OK) {
         goto out;
     }
     for (size_t i = 0; rc == CUT_OK && i < out->n_flows; i++) {
@@ -408,8 +410,9 @@ static void latency(char *buf, size_t len, const struct cut_recon_figures *fig, 
 static void print_counts(FILE *out, const char *label, const struct cut_tracking_row *row)
 {
     const uint64_t *c = row->counts;
-    fprintf(out, "  %-17s seen %llu  legacy %llu  kafka %llu  both %llu  failed legacy %llu "
-                 "kafka %llu\n",
+    fprintf(out,
+            "  %-17s seen %llu  legacy %llu  kafka %llu  both %llu  failed legacy %llu "
+            "kafka %llu\n",
             label, (unsigned long long)c[CUT_TRACK_SEEN],
             (unsigned long long)c[CUT_TRACK_CONFIRMED_LEGACY],
             (unsigned long long)c[CUT_TRACK_CONFIRMED_KAFKA],
@@ -532,27 +535,26 @@ static void figures_json(json_t *o, const struct cut_recon_figures *fig,
     json_object_set_new(o, "lost", json_integer((json_int_t)fig->lost));
     json_object_set_new(o, "readback_loss_rate",
                         num_or_null(fig->readback.known, fig->readback.value));
+    json_object_set_new(o, "error_rate",
+                        json_pack("{s:o, s:o}", "legacy",
+                                  num_or_null(fig->error[0].known, fig->error[0].value), "kafka",
+                                  num_or_null(fig->error[1].known, fig->error[1].value)));
     json_object_set_new(
-        o, "error_rate",
-        json_pack("{s:o, s:o}", "legacy",
-                  num_or_null(fig->error[0].known, fig->error[0].value), "kafka",
-                  num_or_null(fig->error[1].known, fig->error[1].value)));
-    json_object_set_new(o, "latency_ms",
-                        json_pack("{s:o, s:o}", "legacy", latency_json(fig, 0), "kafka",
-                                  latency_json(fig, 1)));
+        o, "latency_ms",
+        json_pack("{s:o, s:o}", "legacy", latency_json(fig, 0), "kafka", latency_json(fig, 1)));
     json_object_set_new(o, "latency_ratio",
                         num_or_null(fig->latency_ratio.known, fig->latency_ratio.value));
     json_t *checks = json_array();
     for (int c = 0; c < CUT_RECON_CHECKS; c++) {
         bool measured = v->state[c] != CUT_RECON_UNKNOWN;
-        json_array_append_new(
-            checks, json_pack("{s:s, s:s, s:o, s:f, s:I, s:I, s:b}", "check",
-                              cut_recon_check_name((enum cut_recon_check)c), "state",
-                              cut_recon_state_name(v->state[c]), "value",
-                              num_or_null(measured, v->value[c]), "threshold", v->threshold[c],
-                              "sample", (json_int_t)v->sample[c], "min_sample",
-                              (json_int_t)v->min_sample, "rolls_back",
-                              cut_recon_check_rolls_back((enum cut_recon_check)c)));
+        json_array_append_new(checks,
+                              json_pack("{s:s, s:s, s:o, s:f, s:I, s:I, s:b}", "check",
+                                        cut_recon_check_name((enum cut_recon_check)c), "state",
+                                        cut_recon_state_name(v->state[c]), "value",
+                                        num_or_null(measured, v->value[c]), "threshold",
+                                        v->threshold[c], "sample", (json_int_t)v->sample[c],
+                                        "min_sample", (json_int_t)v->min_sample, "rolls_back",
+                                        cut_recon_check_rolls_back((enum cut_recon_check)c)));
     }
     json_object_set_new(o, "checks", checks);
 }
@@ -612,15 +614,15 @@ char *cut_report_json(const struct cut_report *rep)
     for (size_t i = 0; i < rep->n_flows; i++) {
         json_array_append_new(flows, flow_json(&rep->flows[i]));
     }
-    json_t *doc = json_pack(
-        "{s:i, s:s, s:{s:s, s:s, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:f}, s:o}", "version", 1,
-        "generated_at", now, "window", "from", from, "to", now, "seconds",
-        (json_int_t)(rep->window_ms / 1000), "summary", "flows", (json_int_t)rep->total,
-        "pending", (json_int_t)rep->by_status[CUT_FLOW_PENDING], "in_progress",
-        (json_int_t)rep->by_status[CUT_FLOW_IN_PROGRESS], "completed",
-        (json_int_t)rep->by_status[CUT_FLOW_COMPLETED], "rolled_back",
-        (json_int_t)rep->by_status[CUT_FLOW_ROLLED_BACK], "completion_pct", rep->completion_pct,
-        "flows", flows);
+    json_t *doc =
+        json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:f}, s:o}", "version",
+                  1, "generated_at", now, "window", "from", from, "to", now, "seconds",
+                  (json_int_t)(rep->window_ms / 1000), "summary", "flows", (json_int_t)rep->total,
+                  "pending", (json_int_t)rep->by_status[CUT_FLOW_PENDING], "in_progress",
+                  (json_int_t)rep->by_status[CUT_FLOW_IN_PROGRESS], "completed",
+                  (json_int_t)rep->by_status[CUT_FLOW_COMPLETED], "rolled_back",
+                  (json_int_t)rep->by_status[CUT_FLOW_ROLLED_BACK], "completion_pct",
+                  rep->completion_pct, "flows", flows);
     char *text = doc != NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(doc);
     return text;

@@ -47,7 +47,7 @@ struct cut_report_flow {
     bool in_store, in_config;
     enum cut_flow_status status;
     char *created_at, *status_since, *status_reason; /**< "" when unknown */
-    enum cut_mode mode;      /**< the flow level in effect */
+    enum cut_mode mode;                              /**< the flow level in effect */
     const char *mode_source; /**< "flow", "config", "default" or "built-in" */
     struct cut_report_override *overrides;
     size_t n_overrides;
@@ -68,7 +68,7 @@ struct cut_report {
     int64_t from_minute, to_minute; /**< the window's minutes (Unix seconds) */
     size_t total;                   /**< every flow of the migration */
     size_t by_status[CUT_FLOW_STATUS_COUNT];
-    double completion_pct; /**< completed / total x 100 (0 with no flow) */
+    double completion_pct;         /**< completed / total x 100 (0 with no flow) */
     struct cut_report_flow *flows; /**< the flows asked for (all, or --flow) */
     size_t n_flows;
 };

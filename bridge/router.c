@@ -118,7 +118,6 @@ static void queue_ledger(struct cut_flow *flow, cut_token_t token)
     flow->ledger_queue[flow->n_ledger++] = token;
 }
 
-
 /* A dead letter is done when every destination confirmed; a failure
  * releases it to try again (it stays marked as poison). */
 static void decide_dead_letter(struct cut_flow *flow, struct cut_inflight_slot *slot)
@@ -205,11 +204,14 @@ static void set_result(struct cut_flow *flow, cut_token_t token, enum cut_side s
     if (res == CUT_RES_CONFIRMED && flow->env.tracker != NULL) {
         int64_t us = cut_flow_now_us() - slot->sent_us;
         cut_tracking_latency(flow->env.tracker, flow->env.index, side,
-                             us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us);
+                             us < 0            ? 0
+                             : us > UINT32_MAX ? UINT32_MAX
+                                               : (uint32_t)us);
     }
-    count(flow, res == CUT_RES_CONFIRMED
-                    ? (side == CUT_SIDE_KAFKA ? CUT_TRACK_CONFIRMED_KAFKA : CUT_TRACK_CONFIRMED_LEGACY)
-                    : (side == CUT_SIDE_KAFKA ? CUT_TRACK_FAILED_KAFKA : CUT_TRACK_FAILED_LEGACY));
+    count(flow,
+          res == CUT_RES_CONFIRMED
+              ? (side == CUT_SIDE_KAFKA ? CUT_TRACK_CONFIRMED_KAFKA : CUT_TRACK_CONFIRMED_LEGACY)
+              : (side == CUT_SIDE_KAFKA ? CUT_TRACK_FAILED_KAFKA : CUT_TRACK_FAILED_LEGACY));
     slot->res[side] = res;
     decide(flow, token);
 }
@@ -232,8 +234,7 @@ void cut_router_on_confirm(void *opaque, cut_token_t token, int status, const st
     if (res != CUT_RES_CONFIRMED && slot != NULL && err != NULL) {
         /* Kept with the message's attempt count: a dead letter says why. */
         struct flow_attempt *a = attempt_slot(flow, slot->id_hash);
-        snprintf(a->reason, sizeof(a->reason), "%s: %.100s", cut_side_name(target->side),
-                 err->msg);
+        snprintf(a->reason, sizeof(a->reason), "%s: %.100s", cut_side_name(target->side), err->msg);
     }
     set_result(flow, token, target->side, res);
 }
@@ -381,8 +382,8 @@ static int send_side(struct cut_flow *flow, enum cut_side side, enum cut_mode mo
         }
     }
     if (rc == CUT_OK) {
-        rc = target->ops->send(target->sink, msg, side == CUT_SIDE_KAFKA ? &rec : NULL,
-                               msg->token, &err);
+        rc = target->ops->send(target->sink, msg, side == CUT_SIDE_KAFKA ? &rec : NULL, msg->token,
+                               &err);
     }
     if (rc == CUT_OK) {
         return CUT_OK;
@@ -523,8 +524,7 @@ static void scan_silent(struct cut_flow *flow, int64_t now)
 
 void cut_router_tick(struct cut_flow *flow)
 {
-    if (flow->env.board != NULL &&
-        cut_mode_board_generation(flow->env.board) != flow->modes_gen) {
+    if (flow->env.board != NULL && cut_mode_board_generation(flow->env.board) != flow->modes_gen) {
         cut_mode_board_release(flow->env.board, flow->modes);
         flow->modes = cut_mode_board_acquire(flow->env.board, &flow->modes_gen);
     }

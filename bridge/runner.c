@@ -37,8 +37,7 @@ static int runner_state_start(struct runner_state *rs, const struct cut_settings
         (rc = cut_mode_board_create(&rs->board)) != CUT_OK ||
         (rc = cut_store_watch_start(&rs->watch, settings->state_path, rs->board,
                                     (int)settings->state_poll_ms, err)) != CUT_OK ||
-        (rc = cut_tracking_create(&rs->tracker, names, settings->n_flows, &topts, err)) !=
-            CUT_OK ||
+        (rc = cut_tracking_create(&rs->tracker, names, settings->n_flows, &topts, err)) != CUT_OK ||
         (rc = cut_tracking_start(rs->tracker, settings->state_path, err)) != CUT_OK) {
         if (rc == CUT_ENOMEM && err->msg[0] == '\0') {
             cut_err_set(err, rc, "out of memory");

@@ -85,8 +85,9 @@ static const struct cut_cfg_key registry_keys[] = {
 };
 
 /* "default" leaves the mode to the operator's flags and the global default. */
-static const char *const mode_choices[] = {"default", "JMS_ONLY", "DUAL_WRITE_JMS_PRIMARY",
-                                           "DUAL_WRITE_KAFKA_PRIMARY", "KAFKA_ONLY", NULL};
+static const char *const mode_choices[] = {
+    "default",    "JMS_ONLY", "DUAL_WRITE_JMS_PRIMARY", "DUAL_WRITE_KAFKA_PRIMARY",
+    "KAFKA_ONLY", NULL};
 
 static const struct cut_cfg_key flow_keys[] = {
     {.name = "mode",
@@ -133,8 +134,8 @@ static const struct cut_cfg_key top_keys[] = {
              "passed to librdkafka as they are; needed when there is a flow"},
     {.name = NULL},
 };
-static const char *const top_skip[] = {"bridge", "state", "schema_registry", "connections",
-                                       "flows", NULL};
+static const char *const top_skip[] = {"bridge",      "state", "schema_registry",
+                                       "connections", "flows", NULL};
 
 /* A flow has no keys of its own yet, only sections: this table reports typos there. */
 static const struct cut_cfg_key no_keys[] = {{.name = NULL}};

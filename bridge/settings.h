@@ -38,14 +38,14 @@ struct cut_flow_cfg {
     const struct cut_conn_cfg *legacy_conn; /**< legacy target's connection, or NULL */
     void *legacy_settings;                  /**< legacy_conn->connector->sink_size bytes */
     const struct cut_connector *kafka;      /**< the kafka connector, or NULL: no Kafka target */
-    int mode_choice;             /**< flow_keys "mode": 0 = not set, else 1 + enum cut_mode */
-    bool mode_set;               /**< derived: the config gives the flow's mode */
-    int mode;                    /**< derived: enum cut_mode when mode_set */
-    int64_t max_attempts;        /**< primary failures before a message is dead-lettered */
-    char *type_property;         /**< property naming the message type; NULL: JMSType */
+    int mode_choice;              /**< flow_keys "mode": 0 = not set, else 1 + enum cut_mode */
+    bool mode_set;                /**< derived: the config gives the flow's mode */
+    int mode;                     /**< derived: enum cut_mode when mode_set */
+    int64_t max_attempts;         /**< primary failures before a message is dead-lettered */
+    char *type_property;          /**< property naming the message type; NULL: JMSType */
     int64_t secondary_timeout_ms; /**< silence after which a secondary counts as failed */
-    char *mapping;               /**< mapping file, resolved against the config's folder; NULL: passthrough */
-    void *kafka_settings;                   /**< kafka->sink_size bytes, filled by its sink_keys */
+    char *mapping; /**< mapping file, resolved against the config's folder; NULL: passthrough */
+    void *kafka_settings; /**< kafka->sink_size bytes, filled by its sink_keys */
 };
 
 struct cut_settings {
@@ -56,10 +56,10 @@ struct cut_settings {
     struct cut_kv_list kafka;    /**< free-form librdkafka properties */
     char *registry_url;          /**< Confluent-compatible Schema Registry base URL, or NULL */
     char *registry_username;
-    char *registry_password;     /**< secret */
-    char *state_path;            /**< the state store (sqlite file) */
-    int64_t state_poll_ms;       /**< how often a running bridge looks for mode changes */
-    int64_t tracking_flush_ms;   /**< how often tracking counters are written */
+    char *registry_password;   /**< secret */
+    char *state_path;          /**< the state store (sqlite file) */
+    int64_t state_poll_ms;     /**< how often a running bridge looks for mode changes */
+    int64_t tracking_flush_ms; /**< how often tracking counters are written */
     struct cut_conn_cfg *conns;
     size_t n_conns;
     struct cut_flow_cfg *flows;

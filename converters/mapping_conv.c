@@ -307,15 +307,14 @@ static unsigned conv_dead_letter(struct cut_converter *conv, const struct cut_ms
     }
     /* Both are built into conv->dl: the legacy copy first, since building the
      * record reuses what the copy does not need. */
-    if (where->queue != NULL &&
-        cut_mapping_dead_letter_props(&conv->dl, conv->flow, source, msg, reason, now, legacy) ==
-            CUT_OK) {
+    if (where->queue != NULL && cut_mapping_dead_letter_props(&conv->dl, conv->flow, source, msg,
+                                                              reason, now, legacy) == CUT_OK) {
         *legacy_queue = where->queue;
         dests |= CUT_DL_LEGACY;
     }
-    if (where->topic != NULL && cut_mapping_dead_letter_headers(&conv->dl, conv->map, conv->flow,
-                                                                source, msg, reason, now,
-                                                                rec) == CUT_OK) {
+    if (where->topic != NULL &&
+        cut_mapping_dead_letter_headers(&conv->dl, conv->map, conv->flow, source, msg, reason, now,
+                                        rec) == CUT_OK) {
         dests |= CUT_DL_KAFKA;
     }
     return dests;

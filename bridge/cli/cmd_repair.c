@@ -17,18 +17,17 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: cutover repair FLOW -c FILE [--db PATH] [--dry-run] [--verbose]\n"
-            "                      [--timeout SECONDS] [--scan-timeout SECONDS]\n"
-            "Replay FLOW's open repair-ledger entries to the side that missed them and\n"
-            "mark them repaired. A message already on the Kafka topic (by message id) is\n"
-            "not sent again; the legacy side cannot be searched, so its entries are sent\n"
-            "again with their original message id. Prints how many were replayed, were\n"
-            "already present, and failed (those stay open for the next run).\n"
-            "  --dry-run           say what would be done; send and change nothing\n"
-            "  --verbose           one line per entry (always with --dry-run)\n"
-            "  --timeout S         wait at most S seconds for a batch's confirmations (60)\n"
-            "  --scan-timeout S    bound on reading the topic for ids already there (120)\n");
+    fprintf(out, "usage: cutover repair FLOW -c FILE [--db PATH] [--dry-run] [--verbose]\n"
+                 "                      [--timeout SECONDS] [--scan-timeout SECONDS]\n"
+                 "Replay FLOW's open repair-ledger entries to the side that missed them and\n"
+                 "mark them repaired. A message already on the Kafka topic (by message id) is\n"
+                 "not sent again; the legacy side cannot be searched, so its entries are sent\n"
+                 "again with their original message id. Prints how many were replayed, were\n"
+                 "already present, and failed (those stay open for the next run).\n"
+                 "  --dry-run           say what would be done; send and change nothing\n"
+                 "  --verbose           one line per entry (always with --dry-run)\n"
+                 "  --timeout S         wait at most S seconds for a batch's confirmations (60)\n"
+                 "  --scan-timeout S    bound on reading the topic for ids already there (120)\n");
 }
 
 static int seconds(const char *text, int64_t *ms)
@@ -44,10 +43,10 @@ static int seconds(const char *text, int64_t *ms)
 
 static void print_side(const struct cut_repair_result *res, enum cut_side side, bool dry)
 {
-    printf("  %-6s open %llu: %s %llu, already present %llu, failed %llu",
-           cut_side_name(side), (unsigned long long)res->open[side],
-           dry ? "would replay" : "replayed", (unsigned long long)res->replayed[side],
-           (unsigned long long)res->present[side], (unsigned long long)res->failed[side]);
+    printf("  %-6s open %llu: %s %llu, already present %llu, failed %llu", cut_side_name(side),
+           (unsigned long long)res->open[side], dry ? "would replay" : "replayed",
+           (unsigned long long)res->replayed[side], (unsigned long long)res->present[side],
+           (unsigned long long)res->failed[side]);
     if (res->skipped[side] > 0) {
         printf(", skipped %llu (no %s target in the config)",
                (unsigned long long)res->skipped[side], cut_side_name(side));
@@ -150,9 +149,8 @@ int cut_cmd_repair(int argc, char **argv)
                (unsigned long long)res.undecodable);
     }
     if (rc != CUT_OK) {
-        status = cut_state_cli_fail(rc == CUT_ERETRY ? "repair stopped, nothing sent to Kafka"
-                                                     : "repair",
-                                    &err);
+        status = cut_state_cli_fail(
+            rc == CUT_ERETRY ? "repair stopped, nothing sent to Kafka" : "repair", &err);
         goto out;
     }
     status = res.failed[0] + res.failed[1] + res.undecodable > 0 ? 1 : 0;

@@ -57,7 +57,7 @@ static int parse_since(const char *text, int64_t now, int64_t *window_ms)
 }
 
 int cut_cli_take(int *argc, char **argv, const char *name, bool has_value, const char **value,
-                bool *present)
+                 bool *present)
 {
     size_t len = strlen(name);
     for (int i = 1; i < *argc; i++) {
@@ -133,8 +133,9 @@ int cut_cmd_report(int argc, char **argv)
     }
     int64_t now = now_ms(), window_ms = 5 * 60000;
     if (have_since && parse_since(since, now, &window_ms) != 0) {
-        fprintf(stderr, "cutover report: --since %s: expected a duration (90s, 5m, 2h, 1d) or a "
-                        "past UTC time (2024-05-01T12:00:00Z)\n",
+        fprintf(stderr,
+                "cutover report: --since %s: expected a duration (90s, 5m, 2h, 1d) or a "
+                "past UTC time (2024-05-01T12:00:00Z)\n",
                 since);
         status = 2;
         goto out;

@@ -16,14 +16,13 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: cutover rollback FLOW --reason TEXT [-c FILE] [--db PATH]\n"
-            "       cutover rollback --all --reason TEXT [-c FILE] [--db PATH]\n"
-            "Send FLOW (or every flow) back to JMS_ONLY: its own mode and every\n"
-            "message-type override become JMS_ONLY and its status ROLLED_BACK, in one\n"
-            "transaction per flow, audited with the actor ($CUTOVER_ACTOR or the login\n"
-            "name) and the reason. A flow already rolled back is left as it is (exit 0);\n"
-            "a PENDING flow never left JMS_ONLY and has nothing to roll back.\n");
+    fprintf(out, "usage: cutover rollback FLOW --reason TEXT [-c FILE] [--db PATH]\n"
+                 "       cutover rollback --all --reason TEXT [-c FILE] [--db PATH]\n"
+                 "Send FLOW (or every flow) back to JMS_ONLY: its own mode and every\n"
+                 "message-type override become JMS_ONLY and its status ROLLED_BACK, in one\n"
+                 "transaction per flow, audited with the actor ($CUTOVER_ACTOR or the login\n"
+                 "name) and the reason. A flow already rolled back is left as it is (exit 0);\n"
+                 "a PENDING flow never left JMS_ONLY and has nothing to roll back.\n");
 }
 
 struct flow_state {
@@ -196,8 +195,8 @@ int cut_cmd_rollback(int argc, char **argv)
             args[n++] = argv[i];
         }
     }
-    status = cut_state_cli_parse(&cli, n, args, CUT_STATE_OPT_REASON, all ? 0 : 1, all ? 0 : 1,
-                                 usage);
+    status =
+        cut_state_cli_parse(&cli, n, args, CUT_STATE_OPT_REASON, all ? 0 : 1, all ? 0 : 1, usage);
     if (status >= 0) {
         free(args);
         return status;

@@ -113,7 +113,8 @@ int cut_cmd_convert(int argc, char **argv);
 int cut_cmd_rollback(int argc, char **argv);
 /** `cutover report [--json] [--flow F] [--since WHEN]`: the migration's progress. */
 int cut_cmd_report(int argc, char **argv);
-/** `cutover repair FLOW -c FILE [--dry-run]`: replay the repair ledger to the side that missed it. */
+/** `cutover repair FLOW -c FILE [--dry-run]`: replay the repair ledger to the side that missed it.
+ */
 int cut_cmd_repair(int argc, char **argv);
 
 /**

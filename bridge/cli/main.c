@@ -32,7 +32,8 @@ static const struct command commands[] = {
     {"db", cut_cmd_db, "db migrate|status  the state store's schema version and migrations"},
     {"rollback", cut_cmd_rollback, "rollback ...       send a flow (or --all) back to JMS_ONLY"},
     {"report", cut_cmd_report, "report [--json]    the migration's progress, per flow"},
-    {"repair", cut_cmd_repair, "repair FLOW        replay the repair ledger to the side that missed it"},
+    {"repair", cut_cmd_repair,
+     "repair FLOW        replay the repair ledger to the side that missed it"},
 };
 
 static int cmd_version(int argc, char **argv)

@@ -15,10 +15,10 @@
 #include "settings.h"
 
 struct cut_plugins {
-    struct cut_flow_plugin *flows;        /* one per flow, for cut_runner_run() */
-    struct cut_mapping **maps;            /* one per flow, NULL without a mapping */
-    struct cut_mapping_settings *msets;   /* one per flow */
-    struct cut_registry *registry;        /* shared; used on the main thread only */
+    struct cut_flow_plugin *flows;      /* one per flow, for cut_runner_run() */
+    struct cut_mapping **maps;          /* one per flow, NULL without a mapping */
+    struct cut_mapping_settings *msets; /* one per flow */
+    struct cut_registry *registry;      /* shared; used on the main thread only */
     size_t n;
 };
 

@@ -124,7 +124,7 @@ extern const struct cut_source_ops cut_amqp10_source_ops;
 extern const struct cut_sink_ops cut_amqp10_sink_ops;
 extern const struct cut_connector cut_amqp10_connector;
 
-/* ---- the envelope (amqp10_msg.c, amqp10_codec.c) ---------------------------
+/* ---- the envelope (amqp10_msg.c, amqp10_encode.c, amqp10_codec.c) ---------
  *
  * Pure functions of their arguments, used on the owner's thread.
  */

@@ -211,11 +211,14 @@ static void gen_header(amqp_table_entry_t *e, const amqp_basic_properties_t *p)
         e->value.kind = AMQP_FIELD_KIND_UTF8;
         e->value.value.bytes = lit(words[pick(sizeof(words) / sizeof(words[0]))]);
         break;
-    case 1:
+    case 1: {
+        /* often the ms of the timestamp property, to hit x-jms-timestamp-ms */
+        uint64_t ts = (p->_flags & AMQP_BASIC_TIMESTAMP_FLAG) ? p->timestamp : 0;
         e->value.kind = AMQP_FIELD_KIND_I64;
-        e->value.value.i64 = pick(2) ? (int64_t)p->timestamp * 1000 + pick(1000)
+        e->value.value.i64 = pick(2) ? (int64_t)ts * 1000 + pick(1000)
                                      : (int64_t)(rnd() % UINT64_C(4000000000000)) - 1000;
         break;
+    }
     case 2:
         e->value.kind = AMQP_FIELD_KIND_I32;
         e->value.value.i32 = (int32_t)pick(5) - 1;
