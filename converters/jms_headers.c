@@ -205,8 +205,12 @@ static void add_props(struct cut_jms_headers *hdrs, const struct cut_prop *props
 {
     for (size_t i = 0; i < n; i++) {
         const struct cut_prop *prop = &props[i];
-        if (skip_jms && strncmp(prop->name, "x-opt-jms-", 10) == 0) {
-            continue; /* already carried by the jms.* headers */
+        /* x-opt-jms-* are carried by the jms.* headers already; the
+         * AMQP 0-9-1 header-table layout is the connector's bookkeeping for
+         * an exact legacy round trip, meaningless to a Kafka consumer. */
+        if (skip_jms && (strncmp(prop->name, "x-opt-jms-", 10) == 0 ||
+                         strcmp(prop->name, "x-basic-headers") == 0)) {
+            continue;
         }
         size_t len;
         const void *value = prop_text(hdrs, prop, &len);
