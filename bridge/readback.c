@@ -643,6 +643,28 @@ int cut_readback_start(struct cut_readback *rb, struct cut_err *err)
     return CUT_OK;
 }
 
+const char *cut_readback_flow_topic(const struct cut_connector *kafka, const void *kafka_settings,
+                                    bool *other_cluster)
+{
+    const char *topic = NULL;
+    if (other_cluster != NULL) {
+        *other_cluster = false;
+    }
+    if (kafka == NULL || kafka->sink_keys == NULL || kafka_settings == NULL) {
+        return NULL;
+    }
+    for (const struct cut_cfg_key *k = kafka->sink_keys; k->name != NULL; k++) {
+        const char *field = (const char *)kafka_settings + k->offset;
+        if (k->type == CUT_CFG_STRING && strcmp(k->name, "topic") == 0) {
+            topic = *(char *const *)(const void *)field;
+        } else if (k->type == CUT_CFG_PROPS && other_cluster != NULL) {
+            const struct cut_kv_list *props = (const void *)field;
+            *other_cluster |= cut_kv_get(props, "bootstrap.servers") != NULL;
+        }
+    }
+    return topic;
+}
+
 /* ---- the bounded scan ----------------------------------------------------- */
 
 /* Partitions of @p list whose consumer position has not reached ends[i]. */
@@ -684,7 +706,8 @@ int cut_readback_scan(const struct cut_kv_list *global, const struct cut_kv_list
         rc = consumer_create(&rk, global, props, group, err);
     }
     for (size_t t = 0; rc == CUT_OK && t < n_topics; t++) {
-        if (positions(rk, topics[t], since_ms, NULL, NULL, list, ends, MAX_PARTS, 10000) < 0) {
+        int wait = timeout_ms < 10000 ? (int)timeout_ms : 10000;
+        if (positions(rk, topics[t], since_ms, NULL, NULL, list, ends, MAX_PARTS, wait) < 0) {
             rc = cut_err_set(err, CUT_ERETRY,
                              "cannot read the partitions and offsets of topic %s: is Kafka up?",
                              topics[t]);

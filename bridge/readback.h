@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "cutover/config.h"
+#include "cutover/connector.h"
 #include "cutover/status.h"
 
 struct cut_readback;
@@ -104,6 +105,17 @@ void cut_readback_push(struct cut_readback *rb, size_t flow, uint64_t h);
 /** The counts of flow @p flow so far. */
 void cut_readback_counts(const struct cut_readback *rb, size_t flow,
                          struct cut_readback_counts *out);
+
+/**
+ * The topic a flow's Kafka sink writes to, found through the sink's key
+ * table (the "topic" key of @p kafka->sink_keys read from @p kafka_settings),
+ * so that the bridge needs no connector header; NULL when there is none.
+ * *other_cluster (may be NULL) becomes true when the flow's own properties
+ * set bootstrap.servers: the read-back consumer, built from the top-level
+ * `kafka:` map, cannot read that flow. Strings borrowed from the settings.
+ */
+const char *cut_readback_flow_topic(const struct cut_connector *kafka, const void *kafka_settings,
+                                    bool *other_cluster);
 
 /* ---- a bounded scan (cutover repair) ---------------------------------------- */
 

@@ -532,11 +532,13 @@ static int sink_create(struct cut_sink **out, const struct cut_sink_params *para
                            "routing_key = queue; set either queue, or exchange and routing_key");
     }
     if (!has_queue && cfg->routing_key == NULL) {
+        if (exchange[0] != '\0') {
+            return cut_err_set(err, CUT_EINVAL,
+                               "amqp091 sink: routing_key is required with exchange \"%s\"",
+                               exchange);
+        }
         return cut_err_set(err, CUT_EINVAL,
-                           exchange[0] != '\0'
-                               ? "amqp091 sink: routing_key is required with exchange \"%s\""
-                               : "amqp091 sink: one of queue or routing_key is required%s",
-                           exchange);
+                           "amqp091 sink: one of queue or routing_key is required");
     }
     if (cfg->declare && exchange[0] != '\0') {
         return cut_err_set(err, CUT_EINVAL,

@@ -78,6 +78,8 @@ enum cut_body_kind {
  * ulong in decimal, binary in lower-case hex. The type lets an AMQP 1.0 sink
  * restore the original.
  */
+/* CUT_ID_NONE with a non-NULL message_id means "synthesized by the source (the
+ * message carried no id), not on the wire": sinks do not write it. */
 enum cut_id_type { CUT_ID_NONE, CUT_ID_STRING, CUT_ID_UUID, CUT_ID_ULONG, CUT_ID_BINARY };
 
 /** JMS destination kinds, numbered as the x-opt-jms-dest / x-opt-jms-reply-to annotations. */
