@@ -624,6 +624,10 @@ void cut_settings_doc(void *out)
         }
         if (strcmp(c->protocol, "kafka") == 0 && c->sink_keys != NULL) {
             cut_cfg_doc(c->sink_keys, "flows.NAME.kafka", fp);
+        } else if (c->sink != NULL && c->sink_keys != NULL) {
+            snprintf(title, sizeof(title), "flows.NAME.legacy (protocol: %s)", c->protocol);
+            fprintf(fp, "### `%s`\n\n`connection` (required): the name of a connection\n\n", title);
+            cut_cfg_doc(c->sink_keys, NULL, fp);
         }
     }
 }
