@@ -26,8 +26,10 @@ struct cut_inflight_slot {
     uint8_t res[2];       /**< enum cut_side_result, indexed by enum cut_side */
     uint8_t queued;       /**< its secondary failure waits for the repair ledger */
     uint8_t dlq;          /**< on its way to the dead-letter destinations, not the targets */
+    uint8_t sec_dl;       /**< its Kafka secondary write is a dead letter (cannot be converted) */
     uint64_t id_hash;     /**< hash of the message id, for counting attempts */
-    int64_t sent_us;      /**< monotonic send time, for latencies */
+    int64_t sent_us;      /**< monotonic admission time, for latencies */
+    int64_t sec_sent_us;  /**< when the secondary was really sent; 0: not yet */
     struct cut_buf *copy; /**< dual-write only: cut_msg_encode() of the envelope; owned */
 };
 

@@ -21,10 +21,12 @@
 
 #define COMPONENT "readback"
 /* Positions are looked for this long before the consumer started. */
-#define LOOKBACK_MS 60000
-#define POLL_MS     100
-#define META_MS     10000
-#define BURST       10000
+#define LOOKBACK_MS     60000
+#define POLL_MS         100
+#define META_MS         10000
+#define BURST           10000
+#define CATCHUP_MS      2000
+#define CATCHUP_WAIT_MS 1000
 
 enum { ST_EMPTY, ST_CONFIRMED, ST_READ };
 
@@ -45,6 +47,9 @@ struct rb_flow {
     const char *const *topics;
     size_t n_topics;
     int64_t settle_ms;
+    /* The last time the consumer was seen caught up on every partition of
+     * the flow's topics: only ids confirmed before it can be missing. */
+    int64_t caught_up_ms;
 
     uint64_t *ring;
     size_t ring_mask;
@@ -62,6 +67,7 @@ struct rb_flow {
 struct rb_part {
     char *topic;
     int32_t partition;
+    int64_t start; /* the offset it was assigned at */
 };
 
 struct cut_readback {
@@ -291,8 +297,18 @@ void cut_readback_expire(struct cut_readback *rb, int64_t now_ms)
 {
     for (size_t i = 0; i < rb->n; i++) {
         struct rb_flow *f = &rb->flows[i];
-        expire_fifo(f, &f->confirmed, now_ms - f->settle_ms, ST_CONFIRMED);
-        expire_fifo(f, &f->read, now_ms - f->settle_ms, ST_READ);
+        int64_t limit = now_ms - f->settle_ms;
+        /* A consumer behind (or cut off from Kafka) proves nothing: wait. */
+        expire_fifo(f, &f->confirmed, limit < f->caught_up_ms ? limit : f->caught_up_ms,
+                    ST_CONFIRMED);
+        expire_fifo(f, &f->read, limit, ST_READ);
+    }
+}
+
+void cut_readback_caught_up(struct cut_readback *rb, size_t flow, int64_t at_ms)
+{
+    if (flow < rb->n && at_ms > rb->flows[flow].caught_up_ms) {
+        rb->flows[flow].caught_up_ms = at_ms;
     }
 }
 
@@ -344,6 +360,8 @@ int cut_readback_create(struct cut_readback **out, const struct cut_readback_flo
         f->topics = flows[i].topics;
         f->n_topics = flows[i].n_topics;
         f->settle_ms = flows[i].settle_ms > 0 ? flows[i].settle_ms : 30000;
+        /* Without a consumer (the matching driven by hand) every id can be judged. */
+        f->caught_up_ms = rb->opts.kafka == NULL ? INT64_MAX : 0;
         if (f->n_topics == 0) {
             continue; /* read-back off: nothing to allocate */
         }
@@ -487,8 +505,7 @@ static int positions(rd_kafka_t *rk, const char *topic, int64_t since_ms,
     added = 0;
     for (int t = 0; t < md->topic_cnt && added >= 0; t++) {
         const struct rd_kafka_metadata_topic *mt = &md->topics[t];
-        if (strcmp(mt->topic, topic) != 0 ||
-            mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        if (strcmp(mt->topic, topic) != 0 || mt->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
             continue;
         }
         if (mt->err != 0) {
@@ -543,6 +560,17 @@ static bool part_known(void *opaque, const char *topic, int32_t partition)
     return false;
 }
 
+/* Where partition @p partition of @p topic was assigned (before any fetch). */
+static int64_t part_start(const struct cut_readback *rb, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < rb->n_parts; i++) {
+        if (rb->parts[i].partition == partition && strcmp(rb->parts[i].topic, topic) == 0) {
+            return rb->parts[i].start;
+        }
+    }
+    return -1;
+}
+
 /* Assign the partitions that appeared since the last look (new topics too). */
 static void assign_new(struct cut_readback *rb)
 {
@@ -571,6 +599,7 @@ static void assign_new(struct cut_readback *rb)
                 }
                 rb->parts[rb->n_parts].topic = strdup(list->elems[i].topic);
                 rb->parts[rb->n_parts].partition = list->elems[i].partition;
+                rb->parts[rb->n_parts].start = list->elems[i].offset;
                 rb->n_parts += rb->parts[rb->n_parts].topic != NULL;
             }
             cut_log_debug(COMPONENT, "reading %d more partition(s)", list->cnt);
@@ -588,10 +617,45 @@ static bool message_id(rd_kafka_message_t *m, const void **id, size_t *len)
            *id != NULL;
 }
 
+/* For each flow: is the consumer at the end of every partition of its
+ * topics, as the brokers say now? Then every record appended before this
+ * check has been read, and the flow's confirmations until then can be
+ * judged. Asked every CATCHUP_MS; a broker that does not answer leaves the
+ * flow as it was (nothing judged meanwhile). */
+static void check_caught_up(struct cut_readback *rb, int64_t now)
+{
+    for (size_t i = 0; i < rb->n; i++) {
+        struct rb_flow *f = &rb->flows[i];
+        bool all = f->n_topics > 0;
+        for (size_t t = 0; all && t < f->n_topics; t++) {
+            rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(4);
+            for (size_t p = 0; p < rb->n_parts; p++) {
+                if (strcmp(rb->parts[p].topic, f->topics[t]) == 0) {
+                    rd_kafka_topic_partition_list_add(pos, rb->parts[p].topic,
+                                                      rb->parts[p].partition);
+                }
+            }
+            all = pos->cnt > 0 && rd_kafka_position(rb->rk, pos) == RD_KAFKA_RESP_ERR_NO_ERROR;
+            for (int k = 0; all && k < pos->cnt; k++) {
+                int64_t lo = 0, hi = 0;
+                rd_kafka_topic_partition_t *e = &pos->elems[k];
+                int64_t at = e->offset >= 0 ? e->offset : part_start(rb, e->topic, e->partition);
+                all = rd_kafka_query_watermark_offsets(rb->rk, e->topic, e->partition, &lo, &hi,
+                                                       CATCHUP_WAIT_MS) == 0 &&
+                      at >= hi;
+            }
+            rd_kafka_topic_partition_list_destroy(pos);
+        }
+        if (all) {
+            f->caught_up_ms = now;
+        }
+    }
+}
+
 static void *rb_main(void *arg)
 {
     struct cut_readback *rb = arg;
-    int64_t next_meta = 0;
+    int64_t next_meta = 0, next_catchup = 0;
     while (!atomic_load_explicit(&rb->stop, memory_order_relaxed)) {
         int64_t now = rb->clock_ms(rb->clock_opaque);
         if (now >= next_meta) {
@@ -618,6 +682,10 @@ static void *rb_main(void *arg)
         /* Drain again before expiring: a confirm pushed while we read must
          * not be judged missing for want of being looked at. */
         now = rb->clock_ms(rb->clock_opaque);
+        if (now >= next_catchup) {
+            check_caught_up(rb, now); /* @p now: taken before the brokers are asked */
+            next_catchup = now + CATCHUP_MS;
+        }
         cut_readback_drain(rb, now);
         cut_readback_expire(rb, now);
     }

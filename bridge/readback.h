@@ -13,6 +13,11 @@
  * message is always sampled or never, whichever side sees it first and
  * however often it is redelivered. sample_every = 1 checks every id.
  *
+ * An id counts as missing only when the consumer has been seen at the end
+ * of every partition of the flow's topics (the brokers' end offsets, asked
+ * every 2 s) at a time after the id was confirmed: a consumer that lags, or
+ * cannot reach Kafka, proves nothing, and its ids wait.
+ *
  * What is not checked: ids confirmed before the read-back consumer had its
  * positions (it starts reading one minute before it started, so a bridge
  * that starts both together checks from the first message); samples the
@@ -52,7 +57,8 @@ struct cut_readback_flow {
 struct cut_readback_options {
     /** librdkafka properties of the consumer's cluster (the top-level `kafka:`
      *  map: bootstrap.servers, security.*); borrowed until destroy. NULL: no
-     *  consumer (cut_readback_start refuses; the matching still works, for tests). */
+     *  consumer (cut_readback_start refuses; the matching still works, for
+     *  tests, and judges every id as if the consumer were caught up). */
     const struct cut_kv_list *kafka;
     const char *group_id;  /**< consumer group.id (never committed); NULL: "cutover-readback" */
     uint32_t sample_every; /**< 1-in-N sampling by id hash (0: 8) */
@@ -147,7 +153,13 @@ void cut_readback_drain(struct cut_readback *rb, int64_t now_ms);
 /** A record with message id @p id was read from @p topic at @p now_ms. */
 void cut_readback_record(struct cut_readback *rb, const char *topic, const void *id, size_t len,
                          int64_t now_ms);
-/** Count as missing the confirmed ids older than their flow's settle time. */
+/**
+ * Count as missing the confirmed ids older than their flow's settle time,
+ * among those confirmed before the consumer was last seen caught up on the
+ * flow's topics (cut_readback_caught_up; without a consumer: always).
+ */
 void cut_readback_expire(struct cut_readback *rb, int64_t now_ms);
+/** The consumer was at the end of every partition of flow @p flow's topics at @p at_ms. */
+void cut_readback_caught_up(struct cut_readback *rb, size_t flow, int64_t at_ms);
 
 #endif

@@ -71,6 +71,7 @@ int64_t cut_recon_unaccounted(const struct cut_tracking_row *row)
 void cut_recon_compute(const struct cut_recon_input *in, struct cut_recon_figures *out)
 {
     const struct cut_tracking_row *w = in->window;
+    const struct cut_tracking_row *lat = in->latency != NULL ? in->latency : in->window;
     memset(out, 0, sizeof(*out));
     memcpy(out->counts, w->counts, sizeof(out->counts));
 
@@ -82,10 +83,10 @@ void cut_recon_compute(const struct cut_recon_input *in, struct cut_recon_figure
         uint64_t f = w->counts[failed[side]];
         out->error[side] = ratio(f, w->counts[confirmed[side]] + f);
         for (int b = 0; b < CUT_LAT_BUCKETS; b++) {
-            out->lat_n[side] += w->lat[side][b];
+            out->lat_n[side] += lat->lat[side][b];
         }
-        out->have_lat[side] = cut_lat_quantile(w->lat[side], 0.5, &out->p50_us[side]) &&
-                              cut_lat_quantile(w->lat[side], 0.99, &out->p99_us[side]);
+        out->have_lat[side] = cut_lat_quantile(lat->lat[side], 0.5, &out->p50_us[side]) &&
+                              cut_lat_quantile(lat->lat[side], 0.99, &out->p99_us[side]);
     }
     if (out->have_lat[CUT_SIDE_LEGACY] && out->have_lat[CUT_SIDE_KAFKA] &&
         out->p99_us[CUT_SIDE_LEGACY] > 0) {
@@ -97,6 +98,10 @@ void cut_recon_compute(const struct cut_recon_input *in, struct cut_recon_figure
     /* Loss needs two settled edges: a burst just before the last settled
      * minute ends can still be confirming in the next one, but then the
      * minute before it shows no such gap. A real loss shows in both. */
+    if (in->settled != NULL) {
+        out->consistency_settled = ratio(in->settled->counts[CUT_TRACK_CONFIRMED_BOTH],
+                                         in->settled->counts[CUT_TRACK_DUAL]);
+    }
     if (in->settled != NULL && in->settled_prev != NULL) {
         int64_t u = cut_recon_unaccounted(in->settled);
         int64_t p = cut_recon_unaccounted(in->settled_prev);
@@ -165,7 +170,7 @@ void cut_recon_judge(const struct cut_recon_figures *fig, const struct cut_recon
         fig->p99_us[CUT_SIDE_KAFKA] < (double)th->latency_floor_us) {
         out->state[CUT_RECON_LATENCY] = CUT_RECON_OK;
     }
-    judge_one(out, CUT_RECON_CONSISTENCY, &fig->consistency, th->consistency_alert, true);
+    judge_one(out, CUT_RECON_CONSISTENCY, &fig->consistency_settled, th->consistency_alert, true);
     for (int c = 0; c < CUT_RECON_CHECKS; c++) {
         if (out->state[c] == CUT_RECON_BREACH) {
             if (cut_recon_check_rolls_back((enum cut_recon_check)c)) {
@@ -291,11 +296,16 @@ struct rb_delta {
 struct recon_flow {
     bool known; /* in the store */
     enum cut_flow_status status;
-    int64_t status_ms;
+    char status_at[40];  /* status_changed_at as last read: a change means a new look at */
+    bool audit_stale;    /* ... the audit log, for the last rollback */
+    int64_t rollback_ms; /* the flow's last rollback (0: none) */
+    int64_t status_ms;   /* when its status last changed */
     bool alerting[CUT_RECON_CHECKS]; /* alerts fire on the way into a breach */
     struct rb_delta *rb;
     size_t rb_head, rb_n, rb_cap;
     uint64_t rb_checked, rb_missing; /* cumulative, at the last pass */
+    int64_t rb_logged_ms;            /* last read-back summary in the log */
+    uint64_t rb_logged_checked;
     bool have_last;
     struct cut_recon_figures fig;
     struct cut_recon_verdict verdict;
@@ -313,6 +323,7 @@ struct recon_alert {
 
 struct cut_recon {
     struct cut_recon_options opts;
+    int64_t start_ms; /* producers warm up in the minute the bridge starts */
     struct recon_flow *flows;
     struct cut_store *st;
     struct recon_alert *alerts;
@@ -360,6 +371,7 @@ int cut_recon_create(struct cut_recon **out, const struct cut_recon_options *opt
         return cut_err_set(err, CUT_ENOMEM, "out of memory");
     }
     r->opts = *opts;
+    r->start_ms = now_ms(r);
     r->opts.interval_ms = opts->interval_ms > 0 ? opts->interval_ms : 10000;
     r->opts.window_ms = opts->window_ms > 0 ? opts->window_ms : 5 * MINUTE_MS;
     r->opts.webhook_timeout_ms = opts->webhook_timeout_ms > 0 ? opts->webhook_timeout_ms : 5000;
@@ -427,13 +439,46 @@ static int status_cb(void *opaque, const struct cut_flow_info *info)
 {
     struct cut_recon *r = ((struct status_ctx *)opaque)->r;
     for (size_t i = 0; i < r->opts.n_flows; i++) {
+        struct recon_flow *f = &r->flows[i];
         if (strcmp(r->opts.flows[i].name, info->name) == 0) {
-            r->flows[i].known = true;
-            r->flows[i].status = info->status;
-            r->flows[i].status_ms = cut_recon_parse_time(info->status_changed_at);
+            f->known = true;
+            f->status = info->status;
+            if (strcmp(f->status_at, info->status_changed_at) != 0) {
+                snprintf(f->status_at, sizeof(f->status_at), "%s", info->status_changed_at);
+                f->status_ms = cut_recon_parse_time(info->status_changed_at);
+                f->audit_stale = true;
+            }
         }
     }
     return 0;
+}
+
+static int rollback_cb(void *opaque, const struct cut_audit_record *rec)
+{
+    struct recon_flow *f = opaque;
+    if (strcmp(rec->what, "status") == 0 && rec->to != NULL &&
+        strcmp(rec->to, "ROLLED_BACK") == 0) {
+        int64_t at = cut_recon_parse_time(rec->at);
+        f->rollback_ms = at > f->rollback_ms ? at : f->rollback_ms;
+    }
+    return 0;
+}
+
+/* The last rollback of each flow whose status changed since we looked: the
+ * audit log is read only then, not every pass. */
+static int refresh_rollbacks(struct cut_recon *r, struct cut_err *err)
+{
+    for (size_t i = 0; i < r->opts.n_flows; i++) {
+        struct recon_flow *f = &r->flows[i];
+        if (f->audit_stale) {
+            int rc = cut_store_audit_list(r->st, r->opts.flows[i].name, rollback_cb, f, err);
+            if (rc != CUT_OK) {
+                return rc;
+            }
+            f->audit_stale = false;
+        }
+    }
+    return CUT_OK;
 }
 
 /* The read-back counts of the window: this pass's delta joins the ring. */
@@ -451,6 +496,17 @@ static void readback_window(struct cut_recon *r, size_t i, int64_t now, int64_t 
         .at_ms = now, .checked = checked - f->rb_checked, .missing = c.missing - f->rb_missing};
     f->rb_checked = checked;
     f->rb_missing = c.missing;
+    /* A line a minute while ids are checked: the proof read-back works. */
+    if (checked != f->rb_logged_checked && now - f->rb_logged_ms >= MINUTE_MS) {
+        cut_log_info("reconciler",
+                     "%s: read back %llu of the sampled ids Kafka confirmed, %llu missing, "
+                     "%llu not checked (no room), %llu records read",
+                     r->opts.flows[i].name, (unsigned long long)c.found,
+                     (unsigned long long)c.missing, (unsigned long long)c.dropped,
+                     (unsigned long long)c.records);
+        f->rb_logged_ms = now;
+        f->rb_logged_checked = checked;
+    }
     if (f->rb_n == f->rb_cap) {
         f->rb_head = (f->rb_head + 1) % f->rb_cap;
         f->rb_n--;
@@ -471,16 +527,16 @@ static int judge_flow(struct cut_recon *r, size_t i, int64_t now, struct cut_err
 {
     const struct cut_recon_flow *cfg = &r->opts.flows[i];
     struct recon_flow *f = &r->flows[i];
-    struct cut_tracking_row win, settled, prev;
+    struct cut_tracking_row win, settled, prev, latency;
     struct cut_recon_span span;
     struct cut_recon_input in = {.window = &win};
     struct cut_recon_figures fig;
     struct cut_recon_verdict v;
     int rc;
 
-    /* Data from before the flow's last status change is not judged: a flow
-     * promoted again after a rollback starts with a clean window. */
-    cut_recon_span(now, r->opts.window_ms, cfg->th.settle_ms, f->known ? f->status_ms : 0, &span);
+    /* Data up to the flow's last rollback (its whole minute) is not judged
+     * again: a flow promoted after a rollback starts with a clean window. */
+    cut_recon_span(now, r->opts.window_ms, cfg->th.settle_ms, f->rollback_ms, &span);
     rc = cut_store_tracking_window(r->st, cfg->name, span.from, span.to, &win, NULL, err);
     if (rc == CUT_OK && span.have_settled) {
         rc = cut_store_tracking_window(r->st, cfg->name, span.from, span.settled_to, &settled, NULL,
@@ -491,6 +547,14 @@ static int judge_flow(struct cut_recon *r, size_t i, int64_t now, struct cut_err
         rc = cut_store_tracking_window(r->st, cfg->name, span.from, span.settled_to - 60, &prev,
                                        NULL, err);
         in.settled_prev = &prev;
+    }
+    /* Latency without the warm-up minutes (bridge start, promotion). */
+    struct cut_recon_span warm;
+    int64_t nb = f->rollback_ms > f->status_ms ? f->rollback_ms : f->status_ms;
+    cut_recon_span(now, r->opts.window_ms, 0, nb > r->start_ms ? nb : r->start_ms, &warm);
+    if (rc == CUT_OK && warm.from != span.from) {
+        rc = cut_store_tracking_window(r->st, cfg->name, warm.from, warm.to, &latency, NULL, err);
+        in.latency = &latency;
     }
     if (rc != CUT_OK) {
         return rc;
@@ -557,7 +621,7 @@ static void act(struct cut_recon *r, size_t i, const struct cut_mode_table *mode
         }
         atomic_fetch_add(&r->rollbacks, 1);
         f->status = CUT_FLOW_ROLLED_BACK;
-        f->status_ms = now;
+        f->rollback_ms = now > f->rollback_ms ? now : f->rollback_ms;
         cut_log_error("reconciler", "%s: ROLLED BACK to JMS_ONLY: %s", cfg->name, reason);
         queue_alert(r, i, "rollback", "rolled back to JMS_ONLY", reason);
         for (int c = 0; c < CUT_RECON_CHECKS; c++) {
@@ -654,6 +718,9 @@ int cut_recon_pass(struct cut_recon *r, struct cut_err *err)
     }
     if (rc == CUT_OK) {
         rc = cut_store_flows_list(r->st, NULL, status_cb, &sctx, err);
+    }
+    if (rc == CUT_OK) {
+        rc = refresh_rollbacks(r, err);
     }
     for (size_t i = 0; rc == CUT_OK && i < r->opts.n_flows; i++) {
         struct cut_err ferr;

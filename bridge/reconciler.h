@@ -18,7 +18,8 @@
  *
  * Definitions (docs/operations.md, "The reconciler", is the operator's
  * version; test_reconciler pins each with hand-computed windows):
- *   consistency  = confirmed_both / dual                (dual > 0)
+ *   consistency  = confirmed_both / dual                (dual > 0); shown over
+ *                  the window, judged over its settled minutes
  *   error rate   = failed_side / (confirmed_side + failed_side)
  *   loss         = messages seen in the settled minutes that no side
  *                  confirmed and that were neither retried, dead-lettered,
@@ -30,7 +31,10 @@
  *                  did not find on the topic within settle_time (readback.h)
  *                  over the sampled ids checked;
  *   latency      = quantiles of the confirmation-latency histograms; the
- *                  ratio is Kafka p99 / legacy p99.
+ *                  ratio is Kafka p99 / legacy p99. The reconciler judges it
+ *                  without the minute the bridge started in and the minute
+ *                  of the flow's last status change (warm-up: a new
+ *                  producer, a topic created by its first write).
  *
  * Thread safety: the pure functions are reentrant. cut_recon_start/stop on
  * one thread (the runner's); cut_recon_stats from any thread.
@@ -74,6 +78,9 @@ struct cut_recon_input {
     /** Sum over [from, b - 1 minute]; NULL when there is no such minute. The
      *  loss counted is the smaller of the two sums' (see cut_recon_unaccounted). */
     const struct cut_tracking_row *settled_prev;
+    /** The part of the window the latency figures come from (NULL: the
+     *  window): the reconciler leaves out the warm-up of a producer. */
+    const struct cut_tracking_row *latency;
     /** Read-back in the window: sampled ids checked (found or timed out), and missing. */
     bool have_readback;
     uint64_t rb_checked, rb_missing;
@@ -89,10 +96,13 @@ struct cut_recon_ratio {
 /** The figures of one flow over one window. */
 struct cut_recon_figures {
     uint64_t counts[CUT_TRACK_COUNT];   /**< the window's counters (enum cut_track_event) */
-    struct cut_recon_ratio consistency; /**< confirmed_both / dual */
-    struct cut_recon_ratio loss;        /**< lost / seen, over the settled minutes */
-    uint64_t lost;                      /**< the numerator of loss */
-    struct cut_recon_ratio readback;    /**< missing / checked, sampled read-back */
+    struct cut_recon_ratio consistency; /**< confirmed_both / dual, over the window */
+    /** The same over the settled minutes: what the consistency check judges,
+     *  so that messages still on their way to the secondary never alert. */
+    struct cut_recon_ratio consistency_settled;
+    struct cut_recon_ratio loss;     /**< lost / seen, over the settled minutes */
+    uint64_t lost;                   /**< the numerator of loss */
+    struct cut_recon_ratio readback; /**< missing / checked, sampled read-back */
     uint64_t rb_missing;
     struct cut_recon_ratio error[2]; /**< [enum cut_side] failed / (confirmed + failed) */
     uint64_t lat_n[2];               /**< latency samples per side */
@@ -157,6 +167,7 @@ bool cut_recon_check_rolls_back(enum cut_recon_check check);
  * read-back rates and the latency ratio strictly above; consistency
  * strictly below); the latency ratio also needs Kafka's p99 to be at least
  * th->latency_floor_us, and both sides th->min_messages latency samples.
+ * Consistency is judged over the settled minutes (consistency_settled).
  * Pure.
  */
 void cut_recon_judge(const struct cut_recon_figures *fig, const struct cut_recon_thresholds *th,
@@ -182,8 +193,9 @@ struct cut_recon_span {
 
 /**
  * The window ending at @p now_ms of length @p window_ms, starting no earlier
- * than @p not_before_ms (0: no bound; the minute containing it is left out,
- * so that data from before a status change is never judged), with the
+ * than @p not_before_ms (0: no bound; the minute containing it is left out:
+ * the reconciler passes the flow's last rollback, so that what made a flow
+ * roll back is never judged again once it is promoted anew), with the
  * minutes that ended at least @p settle_ms before @p now_ms settled. Pure.
  */
 void cut_recon_span(int64_t now_ms, int64_t window_ms, int64_t settle_ms, int64_t not_before_ms,

@@ -198,18 +198,19 @@ static void on_confirm(void *opaque, cut_token_t token, int status, const struct
 static int sink_for(struct run *r, enum cut_side side, struct cut_err *err)
 {
     const struct cut_repair_options *o = r->o;
-    if (r->sinks[side] != NULL) {
-        return CUT_OK;
+    int rc = CUT_OK;
+    if (r->sinks[side] == NULL) {
+        r->ops[side] = side == CUT_SIDE_KAFKA ? o->kafka_ops : o->legacy_ops;
+        r->params[side] = (struct cut_sink_params){
+            .flow = o->flow,
+            .conn_settings =
+                side == CUT_SIDE_KAFKA ? o->kafka_conn_settings : o->legacy_conn_settings,
+            .settings = side == CUT_SIDE_KAFKA ? o->kafka_settings : o->legacy_settings,
+            .confirm = on_confirm,
+            .opaque = r,
+        };
+        rc = r->ops[side]->create(&r->sinks[side], &r->params[side], err);
     }
-    r->ops[side] = side == CUT_SIDE_KAFKA ? o->kafka_ops : o->legacy_ops;
-    r->params[side] = (struct cut_sink_params){
-        .flow = o->flow,
-        .conn_settings = side == CUT_SIDE_KAFKA ? o->kafka_conn_settings : o->legacy_conn_settings,
-        .settings = side == CUT_SIDE_KAFKA ? o->kafka_settings : o->legacy_settings,
-        .confirm = on_confirm,
-        .opaque = r,
-    };
-    int rc = r->ops[side]->create(&r->sinks[side], &r->params[side], err);
     if (rc == CUT_OK && side == CUT_SIDE_KAFKA && r->conv == NULL) {
         r->conv_ops = o->conv_ops != NULL ? o->conv_ops : &cut_passthrough_converter;
         rc = r->conv_ops->create(&r->conv, o->conv_settings, err);
@@ -242,7 +243,13 @@ static void send_one(struct run *r, size_t i, const struct cut_msg *msg, int64_t
     struct cut_record rec, *recp = NULL;
     struct cut_err err = {0};
     int rc = sink_for(r, x->side, &err);
-    if (rc == CUT_OK && x->side == CUT_SIDE_KAFKA) {
+    if (rc != CUT_OK) {
+        x->outcome = OUT_FAILED;
+        snprintf(x->why, sizeof(x->why), "cannot create the %s sink: %s", cut_side_name(x->side),
+                 err.msg);
+        return;
+    }
+    if (x->side == CUT_SIDE_KAFKA) {
         enum cut_verdict verdict = CUT_VERDICT_SEND;
         rc = r->conv_ops->convert(r->conv, msg, &rec, &verdict, &err);
         if (rc == CUT_OK && verdict != CUT_VERDICT_SEND) {

@@ -292,6 +292,15 @@ static int detail(struct cut_store *st, const struct cut_report_options *o, stru
                                        err);
         in.settled_prev = &prev;
     }
+    /* Latency as the reconciler judges it: without the warm-up minute of
+     * the flow's last status change (a new producer, a new topic). */
+    struct cut_recon_span warm;
+    struct cut_tracking_row latency;
+    cut_recon_span(rep->now_ms, rep->window_ms, 0, cut_recon_parse_time(f->status_since), &warm);
+    if (rc == CUT_OK && warm.from != span.from) {
+        rc = cut_store_tracking_window(st, f->name, warm.from, warm.to, &latency, NULL, err);
+        in.latency = &latency;
+    }
     if (rc != CUT_OK) {
         return rc;
     }
@@ -623,7 +632,10 @@ char *cut_report_json(const struct cut_report *rep)
                   (json_int_t)rep->by_status[CUT_FLOW_COMPLETED], "rolled_back",
                   (json_int_t)rep->by_status[CUT_FLOW_ROLLED_BACK], "completion_pct",
                   rep->completion_pct, "flows", flows);
-    char *text = doc != NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    char *text =
+        doc != NULL
+            ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+            : NULL;
     json_decref(doc);
     return text;
 }
@@ -646,7 +658,7 @@ char *cut_report_alert_json(const char *bridge, const char *flow, const char *ev
     }
     json_object_set_new(o, "window", counts_json(&row));
     figures_json(o, fig, v);
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(o);
     return text;
 }

@@ -164,7 +164,10 @@ static void decide(struct cut_flow *flow, cut_token_t token)
         }
         return;
     case CUT_ACK_ACCEPT:
-        if (slot->copy != NULL && res[0] == CUT_RES_CONFIRMED && res[1] == CUT_RES_CONFIRMED) {
+        /* Consistent: each side has what the mode asks of it (a record
+         * filtered or expired for Kafka is not asked for). */
+        if (slot->copy != NULL && (res[0] == CUT_RES_CONFIRMED || res[0] == CUT_RES_NOT_REQUIRED) &&
+            (res[1] == CUT_RES_CONFIRMED || res[1] == CUT_RES_NOT_REQUIRED)) {
             count(flow, CUT_TRACK_CONFIRMED_BOTH);
         }
         settle(flow, token, CUT_OUTCOME_ACCEPT);
@@ -198,6 +201,14 @@ static void set_result(struct cut_flow *flow, cut_token_t token, enum cut_side s
     }
     if (slot->dlq) {
         slot->res[side] = res;
+        decide(flow, token);
+        return;
+    }
+    if (slot->sec_dl && side == CUT_SIDE_KAFKA) {
+        /* A dead letter in place of the record: counted as such, and done as
+         * far as the ack goes (the message can never be converted). */
+        count(flow, res == CUT_RES_CONFIRMED ? CUT_TRACK_DEAD_LETTERED : CUT_TRACK_FAILED_KAFKA);
+        slot->res[side] = res == CUT_RES_CONFIRMED ? CUT_RES_NOT_REQUIRED : res;
         decide(flow, token);
         return;
     }
@@ -367,8 +378,25 @@ static int send_side(struct cut_flow *flow, enum cut_side side, enum cut_mode mo
                 return CUT_OK;
             }
             if (verdict == CUT_VERDICT_DEAD_LETTER) {
+                /* The legacy primary has it; Kafka gets the dead letter in
+                 * its place when the mapping names a topic, else the ledger
+                 * records the gap. */
+                struct cut_msg unused;
+                const char *queue = NULL;
+                unsigned dests = flow->conv_ops->dead_letter != NULL
+                                     ? flow->conv_ops->dead_letter(flow->conv, msg, NULL, err.msg,
+                                                                   &rec, &unused, &queue)
+                                     : 0;
                 cut_log_warn(flow->cfg->name, "message %s cannot be converted for Kafka: %s",
                              msg->message_id, err.msg);
+                struct cut_inflight_slot *slot = cut_inflight_find(&flow->inflight, msg->token);
+                if ((dests & CUT_DL_KAFKA) && slot != NULL &&
+                    target->ops->send(target->sink, msg, &rec, msg->token, &err) == CUT_OK) {
+                    slot = cut_inflight_find(&flow->inflight, msg->token);
+                    slot->sec_dl = 1;
+                    slot->sec_sent_us = cut_flow_now_us();
+                    return CUT_OK;
+                }
                 set_result(flow, msg->token, side, CUT_RES_FAILED_PERMANENT);
                 return CUT_OK;
             }
@@ -386,6 +414,15 @@ static int send_side(struct cut_flow *flow, enum cut_side side, enum cut_mode mo
                                &err);
     }
     if (rc == CUT_OK) {
+        if (!primary) {
+            /* Its silence is measured from here (scan_silent), never from
+             * admission: a message held for a full primary has not reached
+             * the secondary yet. */
+            struct cut_inflight_slot *slot = cut_inflight_find(&flow->inflight, msg->token);
+            if (slot != NULL) {
+                slot->sec_sent_us = cut_flow_now_us();
+            }
+        }
         return CUT_OK;
     }
     if ((rc == CUT_EFULL || rc == CUT_EFATAL) && primary) {
@@ -508,7 +545,8 @@ static void scan_silent(struct cut_flow *flow, int64_t now)
     int64_t limit = now - flow->cfg->secondary_timeout_ms * 1000;
     for (size_t i = 0; i < flow->inflight.cap; i++) {
         struct cut_inflight_slot *slot = &flow->inflight.slots[i];
-        if (!slot->used || slot->copy == NULL || slot->queued || slot->sent_us > limit) {
+        if (!slot->used || slot->copy == NULL || slot->queued || slot->sec_sent_us == 0 ||
+            slot->sec_sent_us > limit) {
             continue;
         }
         enum cut_side secondary = 1 - cut_mode_primary((enum cut_mode)slot->mode);

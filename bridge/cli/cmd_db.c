@@ -45,6 +45,9 @@ static int db_status(struct cut_state_cli *cli)
     const struct cut_store_migration *m = cut_store_migrations(&n);
     int latest = n > 0 ? m[n - 1].version : 0;
 
+    if ((status = cut_state_cli_resolve(cli)) != 0) {
+        return status;
+    }
     printf("state store:    %s\n", cli->db);
     if (access(cli->db, F_OK) != 0) {
         /* Opening would create it: say so instead, and leave no file behind. */

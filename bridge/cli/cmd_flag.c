@@ -127,6 +127,7 @@ static int flag_set(struct cut_state_cli *cli)
         status = cut_state_cli_fail(cli->db, &err);
         goto out;
     }
+    cut_state_cli_config_modes(cli, &t);
     enum cut_mode from = cut_mode_resolve(&t, flow, type);
     const struct cut_mode_entry *own = cut_mode_table_find(&t, flow, type);
     if (own != NULL && own->mode == to) {
@@ -181,6 +182,7 @@ static int flag_get(struct cut_state_cli *cli)
         status = cut_state_cli_fail(cli->db, &err);
         goto out;
     }
+    cut_state_cli_config_modes(cli, &t);
     const struct cut_mode_entry *own = cut_mode_table_find(&t, flow, NULL);
     printf("%s\n  mode:    %s (%s)\n", flow, cut_mode_name(cut_mode_resolve(&t, flow, NULL)),
            own             ? "set on the flow"
@@ -243,6 +245,7 @@ static int flag_clear(struct cut_state_cli *cli)
         status = cut_state_cli_fail(cli->db, &err);
         goto out;
     }
+    cut_state_cli_config_modes(cli, &t);
     const struct cut_mode_entry *own = cut_mode_table_find(&t, flow, type);
     if (own == NULL) {
         printf("%s%s%s: nothing to clear (it inherits already)\n", flow, type[0] ? " type " : "",

@@ -4,7 +4,8 @@
  * commands about flows as a whole: `cutover flows` and `cutover flow
  * complete|rollback FLOW`.
  *
- * The store's path: --db PATH, else $CUTOVER_DB, else "cutover.db" in the
+ * The store's path: --db PATH, else the config's state.path (with -c), else
+ * $CUTOVER_DB, else "cutover.db" in the
  * working directory. (When the config grows its `state:` section, its path
  * slots in between $CUTOVER_DB and the built-in default.)
  */
@@ -65,10 +66,7 @@ int cut_state_cli_parse(struct cut_state_cli *cli, int argc, char **argv, unsign
 
     memset(cli, 0, sizeof(*cli));
     cli->reason = "";
-    cli->db = getenv("CUTOVER_DB");
-    if (cli->db == NULL || cli->db[0] == '\0') {
-        cli->db = DEFAULT_DB;
-    }
+    cli->db = NULL; /* --db, else the config's state.path, else $CUTOVER_DB, else the default */
     actor_init(cli->actor, sizeof(cli->actor));
     optind = 1; /* argv[0] is the command's own name */
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -121,14 +119,32 @@ int cut_state_cli_parse(struct cut_state_cli *cli, int argc, char **argv, unsign
     return -1;
 }
 
-int cut_state_cli_open(struct cut_state_cli *cli, unsigned store_flags)
+int cut_state_cli_resolve(struct cut_state_cli *cli)
 {
-    struct cut_err err;
-    if (cli->config != NULL) {
+    if (cli->config != NULL && !cli->have_settings) {
         cli->have_settings = true;
         if (cut_cli_load(cli->config, &cli->settings) > 0) {
             return 1;
         }
+        if (cli->db == NULL) {
+            cli->db = cli->settings.state_path; /* the store the bridge of that config uses */
+        }
+    }
+    if (cli->db == NULL) {
+        cli->db = getenv("CUTOVER_DB");
+    }
+    if (cli->db == NULL || cli->db[0] == '\0') {
+        cli->db = DEFAULT_DB;
+    }
+    return 0;
+}
+
+int cut_state_cli_open(struct cut_state_cli *cli, unsigned store_flags)
+{
+    struct cut_err err;
+    int status = cut_state_cli_resolve(cli);
+    if (status != 0) {
+        return status;
     }
     if (cut_store_open(&cli->st, cli->db, store_flags, &err) != CUT_OK) {
         return cut_state_cli_fail(cli->db, &err);
@@ -143,6 +159,19 @@ void cut_state_cli_fini(struct cut_state_cli *cli)
     if (cli->have_settings) {
         cut_settings_fini(&cli->settings);
         cli->have_settings = false;
+    }
+}
+
+void cut_state_cli_config_modes(const struct cut_state_cli *cli, struct cut_mode_table *t)
+{
+    /* The bridge resolves: operator's flow + type, operator's flow, the
+     * config's `mode:`, the default. Adding the config's mode as a flow entry
+     * where the operator set none gives the same answers here. */
+    for (size_t i = 0; cli->have_settings && i < cli->settings.n_flows; i++) {
+        const struct cut_flow_cfg *f = &cli->settings.flows[i];
+        if (f->mode_set && cut_mode_table_find(t, f->name, "") == NULL) {
+            cut_mode_table_set(t, f->name, "", (enum cut_mode)f->mode);
+        }
     }
 }
 
@@ -250,6 +279,7 @@ int cut_cmd_flows(int argc, char **argv)
         status = cut_state_cli_fail(cli.db, &err);
         goto out;
     }
+    cut_state_cli_config_modes(&cli, &t);
     struct flows_ctx ctx = {.cli = &cli, .modes = &t};
     printf("%-24s %-12s %-36s %-25s %s\n", "FLOW", "STATUS", "MODE", "STATUS SINCE", "OVERRIDES");
     if (cut_store_flows_list(cli.st, NULL, flow_row_cb, &ctx, &err) != CUT_OK) {

@@ -57,7 +57,8 @@ enum cut_state_opt {
 /** What the state commands share: parsed options, the config, the store, the actor. */
 struct cut_state_cli {
     const char *config; /**< -c FILE, or NULL; borrowed from argv */
-    const char *db;     /**< the state store: --db, else $CUTOVER_DB, else "cutover.db" */
+    const char *db;     /**< the state store: --db, else the config's state.path, else
+                             $CUTOVER_DB, else "cutover.db"; set by cut_state_cli_resolve() */
     const char *type;   /**< --type, or NULL */
     const char *reason; /**< --reason, or "" */
     bool force;
@@ -68,6 +69,9 @@ struct cut_state_cli {
     struct cut_store *st;         /**< open after cut_state_cli_open() */
     char actor[128];              /**< $CUTOVER_ACTOR, else the login name */
 };
+
+/** Load the config (when given) and settle cli->db. Idempotent; 0 or an exit status. */
+int cut_state_cli_resolve(struct cut_state_cli *cli);
 
 /**
  * Parse @p argv (argv[0] = the command's name) accepting -c, --db, --help
@@ -88,6 +92,11 @@ void cut_state_cli_fini(struct cut_state_cli *cli);
 
 /** Whether @p flow is a flow of the config (false without -c). */
 bool cut_state_cli_in_config(const struct cut_state_cli *cli, const char *flow);
+
+/** Add each config flow's `mode:` to @p t where the store has no flow-level
+ *  entry, so that resolution here matches the running bridge's. */
+struct cut_mode_table;
+void cut_state_cli_config_modes(const struct cut_state_cli *cli, struct cut_mode_table *t);
 
 /**
  * 0 when @p flow is known to the config or to the store; else print an

@@ -48,7 +48,8 @@ static struct cut_tracking_row row(uint64_t seen, uint64_t dual, uint64_t cl, ui
 static void figures_of(const struct cut_tracking_row *w, struct cut_recon_figures *fig,
                        struct cut_recon_verdict *v, const struct cut_recon_thresholds *th)
 {
-    struct cut_recon_input in = {.window = w};
+    /* Every minute of these windows has settled. */
+    struct cut_recon_input in = {.window = w, .settled = w, .settled_prev = w};
     struct cut_recon_thresholds def = cut_recon_thresholds_default();
     cut_recon_compute(&in, fig);
     cut_recon_judge(fig, th != NULL ? th : &def, v);
@@ -116,6 +117,30 @@ static void test_consistency_is_both_over_dual_and_alerts_strictly_below(void **
     w = row(1000, 0, 0, 1000, 0, 0, 0);
     figures_of(&w, &fig, &v, NULL);
     assert_false(fig.consistency.known);
+    assert_int_equal(v.state[CUT_RECON_CONSISTENCY], CUT_RECON_UNKNOWN);
+}
+
+static void test_consistency_is_judged_on_settled_minutes_only(void **state)
+{
+    (void)state;
+    /* The last minute's Kafka confirmations are still on their way. */
+    struct cut_tracking_row w = row(1300, 1300, 1300, 1000, 1000, 0, 0);
+    struct cut_tracking_row settled = row(1000, 1000, 1000, 1000, 1000, 0, 0);
+    struct cut_recon_input in = {.window = &w, .settled = &settled};
+    struct cut_recon_thresholds th = cut_recon_thresholds_default();
+    struct cut_recon_figures fig;
+    struct cut_recon_verdict v;
+    cut_recon_compute(&in, &fig);
+    cut_recon_judge(&fig, &th, &v);
+    assert_float_equal(fig.consistency.value, 1000.0 / 1300, 1e-12);
+    assert_float_equal(fig.consistency_settled.value, 1.0, 1e-12);
+    assert_int_equal(v.state[CUT_RECON_CONSISTENCY], CUT_RECON_OK);
+    assert_false(v.alert);
+    /* Nothing settled yet: nothing to judge. */
+    in.settled = NULL;
+    cut_recon_compute(&in, &fig);
+    cut_recon_judge(&fig, &th, &v);
+    assert_true(fig.consistency.known);
     assert_int_equal(v.state[CUT_RECON_CONSISTENCY], CUT_RECON_UNKNOWN);
 }
 
@@ -465,6 +490,37 @@ static void test_readback_matches_confirms_and_reads_in_either_order(void **stat
     cut_readback_destroy(rb);
 }
 
+static void test_readback_judges_only_what_a_caught_up_consumer_could_have_read(void **state)
+{
+    (void)state;
+    struct cut_readback *rb;
+    struct cut_readback_counts c;
+    struct cut_err err;
+    struct cut_kv_list kafka = {0}; /* a consumer is configured (never started here) */
+    struct cut_readback_flow flow = {
+        .name = "orders", .topics = topics_a, .n_topics = 1, .settle_ms = 30000};
+    struct cut_readback_options opts = {.kafka = &kafka, .sample_every = 1};
+    assert_int_equal(cut_readback_create(&rb, &flow, 1, &opts, &err), CUT_OK);
+    cut_readback_push(rb, 0, h("m-1"));
+    cut_readback_drain(rb, 1000);
+    /* Long past the settle time, but the consumer never caught up (Kafka
+     * unreachable, or the consumer behind): nothing is judged. */
+    cut_readback_expire(rb, 1000000);
+    cut_readback_counts(rb, 0, &c);
+    assert_int_equal(c.missing, 0);
+    /* Caught up before the confirm: still nothing to say about it. */
+    cut_readback_caught_up(rb, 0, 999);
+    cut_readback_expire(rb, 1000000);
+    cut_readback_counts(rb, 0, &c);
+    assert_int_equal(c.missing, 0);
+    /* Caught up after it, and still not read: missing. */
+    cut_readback_caught_up(rb, 0, 1001);
+    cut_readback_expire(rb, 1000000);
+    cut_readback_counts(rb, 0, &c);
+    assert_int_equal(c.missing, 1);
+    cut_readback_destroy(rb);
+}
+
 static void test_readback_samples_by_id_and_drops_when_the_ring_is_full(void **state)
 {
     (void)state;
@@ -622,20 +678,6 @@ static enum cut_flow_status status_of(struct fx *fx, const char *flow)
     struct cut_err err;
     assert_int_equal(cut_store_flows_list(fx->st, flow, status_cb, &s, &err), CUT_OK);
     return s;
-}
-
-/* Pretend the flow's status changed at the reconciler's now (the store
- * stamps real time, the test's clock runs ahead). */
-static void status_changed_now(struct fx *fx, const char *flow)
-{
-    char sql[256], at[40];
-    time_t s = (time_t)(fx->now_ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-    snprintf(sql, sizeof(sql), "UPDATE flows SET status_changed_at = '%s' WHERE name = '%s'", at,
-             flow);
-    assert_int_equal(sqlite3_exec(fx->st->db, sql, NULL, NULL, NULL), SQLITE_OK);
 }
 
 static enum cut_mode mode_of(struct fx *fx, const char *flow)
@@ -844,10 +886,63 @@ static void test_a_flow_promoted_again_is_judged_on_what_it_did_since(void **sta
      * but from before the status change: no second rollback. */
     cut_store_mode_set(fx->st, "orders", NULL, CUT_MODE_DUAL_JMS_PRIMARY, NULL, "op", "", &err);
     assert_int_equal(status_of(fx, "orders"), CUT_FLOW_IN_PROGRESS);
-    status_changed_now(fx, "orders");
     fx->now_ms += 10000;
     assert_int_equal(cut_recon_pass(r, &err), CUT_OK);
     assert_int_equal(status_of(fx, "orders"), CUT_FLOW_IN_PROGRESS);
+    cut_recon_stop(r);
+}
+
+static void test_a_flow_failing_in_the_minute_it_was_promoted_is_rolled_back_at_once(void **s)
+{
+    struct fx *fx = *s;
+    struct cut_err err;
+    struct cut_recon_flow flows[] = {
+        {.name = "orders", .th = cut_recon_thresholds_default(), .config_mode = -1},
+    };
+    /* The reconciler's clock is the real one here: the flow is promoted
+     * now and fails within the same minute. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fx->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    cut_store_mode_set(fx->st, "orders", NULL, CUT_MODE_DUAL_JMS_PRIMARY, NULL, "op", "", &err);
+    track(fx, "orders", 0, row(200, 200, 200, 0, 0, 0, 200));
+    struct cut_recon *r = recon(fx, flows, 1, NULL);
+    assert_int_equal(cut_recon_pass(r, &err), CUT_OK);
+    assert_int_equal(status_of(fx, "orders"), CUT_FLOW_ROLLED_BACK);
+    cut_recon_stop(r);
+}
+
+static void test_latency_is_not_judged_in_the_warm_up_minute(void **state)
+{
+    struct fx *fx = *state;
+    struct cut_err err;
+    struct cut_recon_flow flows[] = {
+        {.name = "orders", .th = cut_recon_thresholds_default(), .config_mode = -1},
+    };
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fx->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    cut_store_mode_set(fx->st, "orders", NULL, CUT_MODE_DUAL_JMS_PRIMARY, NULL, "op", "", &err);
+    /* The topic is created by the first writes: Kafka takes 2 s. */
+    struct cut_tracking_row slow = row(200, 200, 200, 200, 200, 0, 0);
+    add_latency(&slow, CUT_SIDE_LEGACY, 20000, 200);
+    add_latency(&slow, CUT_SIDE_KAFKA, 2000000, 200);
+    track(fx, "orders", 0, slow);
+    struct cut_recon *r = recon(fx, flows, 1, NULL);
+    assert_int_equal(cut_recon_pass(r, &err), CUT_OK);
+    struct cut_recon_figures fig;
+    struct cut_recon_verdict v;
+    assert_true(cut_recon_last(r, 0, &fig, &v));
+    assert_int_equal(v.state[CUT_RECON_LATENCY], CUT_RECON_UNKNOWN);
+    assert_int_equal(status_of(fx, "orders"), CUT_FLOW_IN_PROGRESS);
+    /* Two minutes on, Kafka is still that slow: now it counts. */
+    fx->now_ms += 120000;
+    track(fx, "orders", 0, slow);
+    assert_int_equal(cut_recon_pass(r, &err), CUT_OK);
+    assert_true(cut_recon_last(r, 0, &fig, &v));
+    assert_int_equal(v.state[CUT_RECON_LATENCY], CUT_RECON_BREACH);
+    assert_int_equal(fig.lat_n[CUT_SIDE_KAFKA], 200); /* the warm-up minute left out */
+    assert_int_equal(status_of(fx, "orders"), CUT_FLOW_ROLLED_BACK);
     cut_recon_stop(r);
 }
 
@@ -976,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_defaults_are_the_documented_ones),
         cmocka_unit_test(test_an_empty_window_knows_no_ratio_and_fires_nothing),
         cmocka_unit_test(test_consistency_is_both_over_dual_and_alerts_strictly_below),
+        cmocka_unit_test(test_consistency_is_judged_on_settled_minutes_only),
         cmocka_unit_test(test_kafka_error_rate_is_failed_over_attempts_and_fires_strictly_above),
         cmocka_unit_test(test_a_tiny_window_cannot_fire_until_the_minimum_sample),
         cmocka_unit_test(test_unaccounted_counts_every_outcome_and_estimated_retries),
@@ -987,6 +1083,7 @@ int main(void)
         cmocka_unit_test(test_times_parse_with_or_without_milliseconds),
         cmocka_unit_test(test_readback_hash_is_the_routers_fnv1a),
         cmocka_unit_test(test_readback_matches_confirms_and_reads_in_either_order),
+        cmocka_unit_test(test_readback_judges_only_what_a_caught_up_consumer_could_have_read),
         cmocka_unit_test(test_readback_samples_by_id_and_drops_when_the_ring_is_full),
         cmocka_unit_test_setup_teardown(
             test_a_failing_kafka_side_is_rolled_back_in_one_pass_with_its_figures, setup, teardown),
@@ -997,6 +1094,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_flow_promoted_again_is_judged_on_what_it_did_since,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_flow_failing_in_the_minute_it_was_promoted_is_rolled_back_at_once, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_latency_is_not_judged_in_the_warm_up_minute, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_config_mode_flow_still_pending_is_pinned_to_jms_only,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(

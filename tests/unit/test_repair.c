@@ -157,9 +157,9 @@ static int setup(void **state)
     fx->mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     fx->mcluster = rd_kafka_mock_cluster_new(fx->mrk, 1);
     rd_kafka_mock_topic_create(fx->mcluster, TOPIC, 2, 1);
-    fx->global_items[0] = (struct cut_kv){.key = "bootstrap.servers",
-                                          .value = (char *)rd_kafka_mock_cluster_bootstraps(
-                                              fx->mcluster)};
+    fx->global_items[0] =
+        (struct cut_kv){.key = "bootstrap.servers",
+                        .value = (char *)rd_kafka_mock_cluster_bootstraps(fx->mcluster)};
     fx->global = (struct cut_kv_list){.items = fx->global_items, .n = 1};
     fx->ks = (struct cut_kafka_sink_settings){.topic = TOPIC, .max_in_flight = 1000};
     fx->topics[0] = TOPIC;
@@ -214,9 +214,12 @@ static void ledger(struct fx *fx, enum cut_side side, const char *id)
     msg.body_len = strlen(body);
     msg.body_kind = CUT_BODY_TEXT;
     assert_int_equal(cut_msg_encode(&msg, &buf), CUT_OK);
-    struct cut_ledger_entry e = {.flow = "orders", .side = side, .message_id = id,
+    struct cut_ledger_entry e = {.flow = "orders",
+                                 .side = side,
+                                 .message_id = id,
                                  .reason = "kafka write failed or timed out",
-                                 .headers = buf.data, .headers_len = buf.len};
+                                 .headers = buf.data,
+                                 .headers_len = buf.len};
     assert_int_equal(cut_store_ledger_add_batch(fx->st, &e, 1, &err), CUT_OK);
     cut_buf_fini(&buf);
 }
@@ -291,9 +294,9 @@ static void test_kafka_entries_are_replayed_once_and_present_ones_not_resent(voi
 
     struct seen s = {0};
     uint64_t records = 0;
-    assert_int_equal(cut_readback_scan(&fx->global, NULL, fx->topics, 1, 0, 20000, seen_cb, &s,
-                                       &records, &err),
-                     CUT_OK);
+    assert_int_equal(
+        cut_readback_scan(&fx->global, NULL, fx->topics, 1, 0, 20000, seen_cb, &s, &records, &err),
+        CUT_OK);
     assert_int_equal(records, 5);
     for (int i = 1; i <= 5; i++) {
         char id[16];
@@ -303,9 +306,8 @@ static void test_kafka_entries_are_replayed_once_and_present_ones_not_resent(voi
     /* Every repaired entry is confirmed by Kafka and by both, in the minute
      * it was recorded: the window's consistency shows the repair. */
     struct cut_tracking_row sum;
-    assert_int_equal(cut_store_tracking_window(fx->st, "orders", 0, INT64_MAX / 2, &sum, NULL,
-                                               &err),
-                     CUT_OK);
+    assert_int_equal(
+        cut_store_tracking_window(fx->st, "orders", 0, INT64_MAX / 2, &sum, NULL, &err), CUT_OK);
     assert_int_equal(sum.counts[CUT_TRACK_CONFIRMED_KAFKA], 6);
     assert_int_equal(sum.counts[CUT_TRACK_CONFIRMED_BOTH], 6);
 
@@ -341,9 +343,9 @@ static void test_a_dry_run_says_what_it_would_do_and_changes_nothing(void **stat
     assert_non_null(strstr(buf, "): would replay\n"));
     free(buf);
     struct seen s = {0};
-    assert_int_equal(cut_readback_scan(&fx->global, NULL, fx->topics, 1, 0, 20000, seen_cb, &s,
-                                       NULL, &err),
-                     CUT_OK);
+    assert_int_equal(
+        cut_readback_scan(&fx->global, NULL, fx->topics, 1, 0, 20000, seen_cb, &s, NULL, &err),
+        CUT_OK);
     assert_int_equal(s.n, 1);
 }
 
@@ -398,8 +400,11 @@ static void test_an_undecodable_envelope_is_counted_and_left_open(void **state)
     struct fx *fx = *state;
     struct cut_repair_result res;
     struct cut_err err;
-    struct cut_ledger_entry e = {.flow = "orders", .side = CUT_SIDE_LEGACY, .message_id = "junk",
-                                 .headers = "not an envelope", .headers_len = 15};
+    struct cut_ledger_entry e = {.flow = "orders",
+                                 .side = CUT_SIDE_LEGACY,
+                                 .message_id = "junk",
+                                 .headers = "not an envelope",
+                                 .headers_len = 15};
     assert_int_equal(cut_store_ledger_add_batch(fx->st, &e, 1, &err), CUT_OK);
     assert_int_equal(cut_repair_run(fx->st, &fx->o, &res, &err), CUT_OK);
     assert_int_equal(res.undecodable, 1);

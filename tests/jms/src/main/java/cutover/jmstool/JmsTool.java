@@ -21,6 +21,17 @@ import org.apache.qpid.jms.JmsConnectionFactory;
  *               [--timeout S] [--quiet S] [--allow-duplicates] [--required-kinds K,K]
  *               [--ids-only]
  *   depth       --url U --queue Q          (messages a browser sees on Q)
+ *   send-xml    --url U --queue Q --count N --prefix P --record FILE [--bad-every K]
+ *               (order documents, see Order: what mappings/orders.yaml converts,
+ *               filters and, every K-th with K > 0, dead-letters)
+ *   check-avro  --bootstrap B --topic T --registry URL --record FILE
+ *               [--lanes 7-9=T2,...] [--dlq-topic T3] [--flow NAME] [--schema FILE.avsc]
+ *               [--timeout S] [--quiet S] [--allow-duplicates] [--show N]
+ *               (the Avro records of those orders, decoded with the registry's
+ *               schema, and the dead letters; see AvroChecker)
+ *   drain       --url U --queue Q [--record FILE] [--quiet S] [--timeout S]
+ *               (consumes Q as its legacy reader would; with a send-xml record,
+ *               checks that every order of it is there once, unchanged)
  *   produce-reference --bootstrap B --topic T --record FILE [--break HEADER]
  *               (writes what docs/connectors.md says the bridge writes: a
  *               self-test of check-kafka, not a test of the bridge)
@@ -48,11 +59,14 @@ public final class JmsTool {
                 case "check-kafka" -> KafkaChecker.run(a);
                 case "depth" -> depth(a);
                 case "produce-reference" -> Reference.run(a);
+                case "send-xml" -> XmlSender.run(a);
+                case "check-avro" -> AvroChecker.run(a);
+                case "drain" -> Drain.run(a);
                 default -> throw new IllegalArgumentException("unknown mode " + argv[0]);
             };
         } catch (IllegalArgumentException ex) {
             System.err.println("jms-tool: " + ex.getMessage());
-            System.err.println("usage: jms-tool send|check-jms|check-kafka|depth --option value ... "
+            System.err.println("usage: jms-tool send|check-jms|check-kafka|depth|send-xml|check-avro|drain --option value ... "
                     + "(see tests/jms/src/main/java/cutover/jmstool/JmsTool.java)");
             rc = 2;
         } catch (Exception ex) {
