@@ -606,12 +606,18 @@ static void act(struct cut_recon *r, size_t i, const struct cut_mode_table *mode
                     (f->status == CUT_FLOW_IN_PROGRESS ||
                      (f->status == CUT_FLOW_PENDING && cfg->config_mode > 0));
     if (rollback_breach && eligible) {
-        int rc = cut_store_flow_rollback(r->st, cfg->name, "reconciler", reason, &err);
-        if (rc == CUT_EINVAL && f->status == CUT_FLOW_PENDING) {
-            /* Its mode comes from the config, and the store knows the flow as
-             * PENDING: pin it to JMS_ONLY, which overrides the config. */
-            rc = cut_store_mode_set(r->st, cfg->name, NULL, CUT_MODE_JMS_ONLY, NULL, "reconciler",
-                                    reason, &err);
+        int rc = CUT_OK;
+        if (f->status == CUT_FLOW_PENDING) {
+            /* Its mode comes from the config and the store has never seen it
+             * leave JMS_ONLY: record that mode first (what the flow runs
+             * anyway), so that the rollback below is the usual one. A crash
+             * in between leaves the flow as it already ran. */
+            rc = cut_store_mode_set(r->st, cfg->name, NULL, (enum cut_mode)cfg->config_mode, NULL,
+                                    "reconciler",
+                                    "the config's mode, recorded to roll the flow back", &err);
+        }
+        if (rc == CUT_OK) {
+            rc = cut_store_flow_rollback(r->st, cfg->name, "reconciler", reason, &err);
         }
         if (rc != CUT_OK) {
             atomic_fetch_add(&r->errors, 1);

@@ -88,26 +88,23 @@ static enum result rollback_one(struct cut_state_cli *cli, const char *flow)
         res = ALREADY;
         goto out;
     }
-    int rc;
+    int rc = CUT_OK;
     if (!before.found || before.status == CUT_FLOW_PENDING) {
         /* The config's `mode:` sends it to Kafka while the store knows it as
-         * PENDING: pin its own mode to JMS_ONLY, which the bridge obeys over
-         * the config. The status stays PENDING (the store only rolls back
-         * flows it has seen leave JMS_ONLY). */
-        rc = cut_store_mode_set(cli->st, flow, NULL, CUT_MODE_JMS_ONLY, NULL, cli->actor,
-                                cli->reason, &err);
-        if (rc == CUT_OK) {
-            printf("%s: pinned to JMS_ONLY (its config said %s; status stays PENDING)\n", flow,
-                   cut_mode_name((enum cut_mode)cfg->mode));
-            res = ROLLED;
-        }
-    } else {
+         * PENDING: record that mode (what the flow runs anyway), then roll
+         * back as usual. A crash in between leaves the flow as it ran. */
+        rc = cut_store_mode_set(cli->st, flow, NULL, (enum cut_mode)cfg->mode, NULL, cli->actor,
+                                "the config's mode, recorded to roll the flow back", &err);
+    }
+    if (rc == CUT_OK) {
         rc = cut_store_flow_rollback(cli->st, flow, cli->actor, cli->reason, &err);
-        if (rc == CUT_OK) {
-            printf("%s: ROLLED_BACK (was %s; every mode JMS_ONLY)\n", flow,
-                   cut_flow_status_name(before.status));
-            res = ROLLED;
-        }
+    }
+    if (rc == CUT_OK) {
+        printf("%s: ROLLED_BACK (was %s; every mode JMS_ONLY)\n", flow,
+               before.found && before.status != CUT_FLOW_PENDING
+                   ? cut_flow_status_name(before.status)
+                   : "running the config's mode");
+        res = ROLLED;
     }
     if (rc != CUT_OK) {
         cut_state_cli_fail(flow, &err);

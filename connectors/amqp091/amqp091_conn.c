@@ -16,6 +16,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "amqp091.h"
+#include "cutover/backoff.h"
 #include "cutover/log.h"
 
 #define LOG_COMPONENT "amqp091"
@@ -156,34 +157,18 @@ void cut_amqp091_link_init(struct cut_amqp091_link *link,
     snprintf(link->peer, sizeof(link->peer), "(not connected yet)");
 }
 
-static uint64_t link_random(struct cut_amqp091_link *link)
-{
-    /* xorshift64*: enough to spread reconnects of many bridges apart. */
-    uint64_t x = link->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    link->rng = x;
-    return x * UINT64_C(0x2545f4914f6cdd1d);
-}
-
-/* Exponential backoff with full jitter: uniform in [min, min(max, min * 2^attempts)]. */
+/* When to try again: the shared reconnect backoff (cutover/backoff.h). */
 static int64_t link_schedule(struct cut_amqp091_link *link, int64_t now)
 {
-    int64_t lo = link->cfg->reconnect_backoff_min_ms;
-    int64_t hi = link->cfg->reconnect_backoff_max_ms;
-    if (hi < lo) {
-        hi = lo;
-    }
-    int64_t ceiling = lo;
-    for (unsigned i = 0; i < link->attempts && ceiling < hi; i++) {
-        ceiling *= 2;
-    }
-    if (ceiling > hi) {
-        ceiling = hi;
-    }
-    int64_t wait = lo + (int64_t)(link_random(link) % (uint64_t)(ceiling - lo + 1));
-    link->attempts++;
+    struct cut_backoff b = {
+        .min_ms = link->cfg->reconnect_backoff_min_ms,
+        .max_ms = link->cfg->reconnect_backoff_max_ms,
+        .attempts = link->attempts,
+        .rng = link->rng,
+    };
+    int64_t wait = cut_backoff_next(&b);
+    link->attempts = b.attempts;
+    link->rng = b.rng;
     link->retry_at_ms = now + wait;
     return wait;
 }

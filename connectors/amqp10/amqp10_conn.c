@@ -21,6 +21,7 @@
 #include <proton/transport.h>
 
 #include "amqp10.h"
+#include "cutover/backoff.h"
 #include "cutover/log.h"
 
 #define LOG_COMPONENT "amqp10"
@@ -49,34 +50,18 @@ void cut_amqp10_condition_text(pn_condition_t *cond, char *out, size_t len)
 
 /* ---- schedule and logging ------------------------------------------------- */
 
-static uint64_t conn_random(struct cut_amqp10_conn *conn)
-{
-    /* xorshift64*: enough to spread reconnects of many bridges apart. */
-    uint64_t x = conn->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    conn->rng = x;
-    return x * UINT64_C(0x2545f4914f6cdd1d);
-}
-
-/* Exponential backoff with full jitter: uniform in [min, min(max, min * 2^attempts)]. */
+/* When to try again: the shared reconnect backoff (cutover/backoff.h). */
 static int64_t conn_schedule(struct cut_amqp10_conn *conn, int64_t now)
 {
-    int64_t lo = conn->cfg->reconnect_backoff_min_ms;
-    int64_t hi = conn->cfg->reconnect_backoff_max_ms;
-    if (hi < lo) {
-        hi = lo;
-    }
-    int64_t ceiling = lo;
-    for (unsigned i = 0; i < conn->attempts && ceiling < hi; i++) {
-        ceiling *= 2;
-    }
-    if (ceiling > hi) {
-        ceiling = hi;
-    }
-    int64_t wait = lo + (int64_t)(conn_random(conn) % (uint64_t)(ceiling - lo + 1));
-    conn->attempts++;
+    struct cut_backoff b = {
+        .min_ms = conn->cfg->reconnect_backoff_min_ms,
+        .max_ms = conn->cfg->reconnect_backoff_max_ms,
+        .attempts = conn->attempts,
+        .rng = conn->rng,
+    };
+    int64_t wait = cut_backoff_next(&b);
+    conn->attempts = b.attempts;
+    conn->rng = b.rng;
     conn->retry_at_ms = now + wait;
     return wait;
 }

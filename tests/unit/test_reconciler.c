@@ -946,7 +946,7 @@ static void test_latency_is_not_judged_in_the_warm_up_minute(void **state)
     cut_recon_stop(r);
 }
 
-static void test_a_config_mode_flow_still_pending_is_pinned_to_jms_only(void **state)
+static void test_a_config_mode_flow_still_pending_is_rolled_back_too(void **state)
 {
     struct fx *fx = *state;
     struct cut_err err;
@@ -956,10 +956,12 @@ static void test_a_config_mode_flow_still_pending_is_pinned_to_jms_only(void **s
          .th = cut_recon_thresholds_default(),
          .config_mode = CUT_MODE_DUAL_JMS_PRIMARY},
     };
+    /* The config's `mode:` sends it to Kafka; the store knows it as PENDING. */
     cut_store_flows_register(fx->st, names, 1, &err);
     track(fx, "cfg", 1, row(500, 500, 500, 0, 0, 0, 500));
     struct cut_recon *r = recon(fx, flows, 1, NULL);
     assert_int_equal(cut_recon_pass(r, &err), CUT_OK);
+    assert_int_equal(status_of(fx, "cfg"), CUT_FLOW_ROLLED_BACK);
     struct cut_mode_table t;
     cut_mode_table_init(&t);
     assert_int_equal(cut_store_modes_load(fx->st, &t, &err), CUT_OK);
@@ -967,6 +969,11 @@ static void test_a_config_mode_flow_still_pending_is_pinned_to_jms_only(void **s
     assert_non_null(e);
     assert_int_equal(e->mode, CUT_MODE_JMS_ONLY); /* overrides the config's mode */
     cut_mode_table_fini(&t);
+    struct audit_tail a = audit_of(fx, "cfg");
+    assert_int_equal(a.n, 4); /* mode + status recorded, then rollback + status */
+    assert_non_null(
+        strstr(a.last[0], "rollback cfg DUAL_WRITE_JMS_PRIMARY->JMS_ONLY by reconciler"));
+    assert_non_null(strstr(a.last[1], "status cfg IN_PROGRESS->ROLLED_BACK by reconciler"));
     struct cut_recon_stats st;
     cut_recon_stats(r, &st);
     assert_int_equal(st.rollbacks, 1);
@@ -1099,7 +1106,7 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(test_latency_is_not_judged_in_the_warm_up_minute, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_a_config_mode_flow_still_pending_is_pinned_to_jms_only,
+        cmocka_unit_test_setup_teardown(test_a_config_mode_flow_still_pending_is_rolled_back_too,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_crash_in_the_middle_never_leaves_a_flow_half_rolled_back, setup, teardown),
