@@ -277,6 +277,28 @@ static int set_scalar(const struct cut_cfg_key *key, const char *text, void *obj
         choices_desc(key, desc, sizeof(desc));
         snprintf(why, why_size, "expected one of %s", desc);
         return -1;
+    case CUT_CFG_FLOAT: {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(text, &end);
+        if (end != text && end[0] == '%' && end[1] == '\0') {
+            d /= 100.0;
+            end++;
+        }
+        bool bounded = key->fmin != 0 || key->fmax != 0;
+        if (errno != 0 || end == text || *end != '\0' || d != d ||
+            (bounded && (d < key->fmin || d > key->fmax))) {
+            if (bounded) {
+                snprintf(why, why_size, "expected a number (0.05 or 5%%) between %g and %g",
+                         key->fmin, key->fmax);
+            } else {
+                snprintf(why, why_size, "expected a number (0.05 or 5%%)");
+            }
+            return -1;
+        }
+        *FIELD(obj, key, double) = d;
+        return 0;
+    }
     case CUT_CFG_PROPS:
         break;
     }
@@ -542,6 +564,15 @@ static void put_type(FILE *fp, const struct cut_cfg_key *key)
         break;
     case CUT_CFG_PROPS:
         fputs("map of strings, passed as they are", fp);
+        break;
+    case CUT_CFG_FLOAT:
+        if (key->fmin != 0 || key->fmax != 0) {
+            snprintf(desc, sizeof(desc), "number between %g and %g (0.05 or 5%%)", key->fmin,
+                     key->fmax);
+            put_cell(fp, desc);
+        } else {
+            fputs("number (0.05 or 5%)", fp);
+        }
         break;
     }
     if (key->secret) {

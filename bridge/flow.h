@@ -34,6 +34,7 @@ struct cut_flow_stats {
 
 struct cut_mode_board;
 struct cut_tracker;
+struct cut_readback;
 struct cut_converter_ops;
 
 /** What the runner shares with every flow; all borrowed for the flow's life. */
@@ -41,6 +42,7 @@ struct cut_flow_env {
     const char *state_path;                   /**< the state store, for the repair ledger */
     struct cut_mode_board *board;             /**< current modes, published by the store watcher */
     struct cut_tracker *tracker;              /**< per-minute counters */
+    struct cut_readback *readback;            /**< read-back sampling (readback.h), or NULL */
     size_t index;                             /**< this flow's index in the tracker */
     const struct cut_converter_ops *conv_ops; /**< the flow's converter; NULL: passthrough */
     const void *conv_settings;                /**< its settings (a loaded mapping, say) */

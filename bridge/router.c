@@ -22,6 +22,7 @@
 
 #include "cutover/log.h"
 #include "flow_int.h"
+#include "readback.h"
 
 #define SIDE_BIT(side) ((uint8_t)(1u << (side)))
 /* How often the in-flight table is scanned for silent secondaries. */
@@ -218,6 +219,10 @@ static void set_result(struct cut_flow *flow, cut_token_t token, enum cut_side s
                              us < 0            ? 0
                              : us > UINT32_MAX ? UINT32_MAX
                                                : (uint32_t)us);
+    }
+    if (res == CUT_RES_CONFIRMED && side == CUT_SIDE_KAFKA) {
+        /* Read-back: a sample of what Kafka confirmed (no lock, no allocation). */
+        cut_readback_push(flow->env.readback, flow->env.index, slot->id_hash);
     }
     count(flow,
           res == CUT_RES_CONFIRMED
@@ -554,6 +559,9 @@ static void scan_silent(struct cut_flow *flow, int64_t now)
             cut_log_debug(flow->cfg->name, "%s silent for %lld ms, recording it in the ledger",
                           cut_side_name(secondary), (long long)flow->cfg->secondary_timeout_ms);
             slot->res[secondary] = CUT_RES_FAILED_TRANSIENT;
+            /* A silent write is a failed write, for the error rates too. */
+            count(flow,
+                  secondary == CUT_SIDE_KAFKA ? CUT_TRACK_FAILED_KAFKA : CUT_TRACK_FAILED_LEGACY);
             slot->queued = 1;
             queue_ledger(flow, slot->token);
         }

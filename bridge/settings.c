@@ -84,6 +84,109 @@ static const struct cut_cfg_key registry_keys[] = {
     {.name = NULL},
 };
 
+/* The reconciler. The thresholds also make the per-flow table, whose keys
+ * have no default of their own: a flow starts from the top-level values. */
+#define RECON_THRESHOLD_KEYS(base, with_defaults)                                                  \
+    {.name = "settle_time",                                                                        \
+     .type = CUT_CFG_MS,                                                                           \
+     .offset = offsetof(base, recon.settle_ms),                                                    \
+     .def = with_defaults ? "30s" : NULL,                                                          \
+     .min = 1000,                                                                                  \
+     .max = 3600000,                                                                               \
+     .desc = "how long a message may take to be confirmed (and read back) before it counts as "    \
+             "lost"},                                                                              \
+        {.name = "min_messages",                                                                   \
+         .type = CUT_CFG_INT,                                                                      \
+         .offset = offsetof(base, recon.min_messages),                                             \
+         .def = with_defaults ? "100" : NULL,                                                      \
+         .min = 1,                                                                                 \
+         .max = 1000000000,                                                                        \
+         .desc = "messages a check needs in the window before it can fire"},                       \
+        {.name = "kafka_error_rate",                                                               \
+         .type = CUT_CFG_FLOAT,                                                                    \
+         .offset = offsetof(base, recon.kafka_error_rate),                                         \
+         .def = with_defaults ? "5%" : NULL,                                                       \
+         .fmin = 0,                                                                                \
+         .fmax = 1,                                                                                \
+         .desc = "roll back when more Kafka writes fail than this"},                               \
+        {.name = "loss_rate",                                                                      \
+         .type = CUT_CFG_FLOAT,                                                                    \
+         .offset = offsetof(base, recon.loss_rate),                                                \
+         .def = with_defaults ? "0.1%" : NULL,                                                     \
+         .fmin = 0,                                                                                \
+         .fmax = 1,                                                                                \
+         .desc = "roll back when more messages are lost than this (counters or read-back)"},       \
+        {.name = "latency_ratio",                                                                  \
+         .type = CUT_CFG_FLOAT,                                                                    \
+         .offset = offsetof(base, recon.latency_ratio),                                            \
+         .def = with_defaults ? "2.0" : NULL,                                                      \
+         .fmin = 1,                                                                                \
+         .fmax = 1000,                                                                             \
+         .desc = "roll back when Kafka's p99 latency is more than this times legacy's"},           \
+        {.name = "latency_floor",                                                                  \
+         .type = CUT_CFG_MS,                                                                       \
+         .offset = offsetof(base, recon.latency_floor_ms),                                         \
+         .def = with_defaults ? "100ms" : NULL,                                                    \
+         .min = 0,                                                                                 \
+         .max = 600000,                                                                            \
+         .desc = "... and Kafka's p99 is at least this"},                                          \
+        {.name = "consistency_alert",                                                              \
+         .type = CUT_CFG_FLOAT,                                                                    \
+         .offset = offsetof(base, recon.consistency_alert),                                        \
+         .def = with_defaults ? "0.99" : NULL,                                                     \
+         .fmin = 0,                                                                                \
+         .fmax = 1,                                                                                \
+         .desc = "alert when the consistency is below this"},                                      \
+    {                                                                                              \
+        .name = "soak_time", .type = CUT_CFG_MS, .offset = offsetof(base, recon.soak_ms),          \
+        .def = with_defaults ? "1h" : NULL, .min = 0, .max = 31536000000,                          \
+        .desc = "time in KAFKA_ONLY with nothing failing before the report calls a flow ready "    \
+                "to complete"                                                                      \
+    }
+
+static const struct cut_cfg_key recon_keys[] = {
+    {.name = "interval",
+     .type = CUT_CFG_MS,
+     .offset = offsetof(struct cut_settings, recon.interval_ms),
+     .def = "10s",
+     .min = 100,
+     .max = 3600000,
+     .desc = "how often the reconciler judges every flow"},
+    {.name = "window",
+     .type = CUT_CFG_MS,
+     .offset = offsetof(struct cut_settings, recon.window_ms),
+     .def = "5m",
+     .min = 60000,
+     .max = 86400000,
+     .desc = "the sliding window it judges (whole minutes of the tracking table)"},
+    {.name = "webhook_url",
+     .type = CUT_CFG_STRING,
+     .offset = offsetof(struct cut_settings, recon.webhook_url),
+     .secret = true,
+     .desc = "alerts are POSTed here as JSON (optional)"},
+    {.name = "webhook_timeout",
+     .type = CUT_CFG_MS,
+     .offset = offsetof(struct cut_settings, recon.webhook_timeout_ms),
+     .def = "5s",
+     .min = 100,
+     .max = 60000,
+     .desc = "bound on one webhook POST, connection included"},
+    {.name = "readback_sample",
+     .type = CUT_CFG_INT,
+     .offset = offsetof(struct cut_settings, recon.readback_sample),
+     .def = "8",
+     .min = 0,
+     .max = 1000000,
+     .desc = "read back one in N of the ids Kafka confirmed (by id hash; 1: all; 0: off)"},
+    RECON_THRESHOLD_KEYS(struct cut_settings, 1),
+    {.name = NULL},
+};
+
+static const struct cut_cfg_key flow_recon_keys[] = {
+    RECON_THRESHOLD_KEYS(struct cut_flow_cfg, 0),
+    {.name = NULL},
+};
+
 /* "default" leaves the mode to the operator's flags and the global default. */
 static const char *const mode_choices[] = {
     "default",    "JMS_ONLY", "DUAL_WRITE_JMS_PRIMARY", "DUAL_WRITE_KAFKA_PRIMARY",
@@ -134,12 +237,12 @@ static const struct cut_cfg_key top_keys[] = {
              "passed to librdkafka as they are; needed when there is a flow"},
     {.name = NULL},
 };
-static const char *const top_skip[] = {"bridge",      "state", "schema_registry",
-                                       "connections", "flows", NULL};
+static const char *const top_skip[] = {
+    "bridge", "state", "schema_registry", "connections", "flows", "reconciler", NULL};
 
 /* A flow has no keys of its own yet, only sections: this table reports typos there. */
 static const struct cut_cfg_key no_keys[] = {{.name = NULL}};
-static const char *const flow_sections[] = {"source", "legacy", "kafka", NULL};
+static const char *const flow_sections[] = {"source", "legacy", "kafka", "reconciler", NULL};
 static const char *const conn_skip[] = {"protocol", NULL};
 static const char *const source_skip[] = {"connection", NULL};
 
@@ -418,6 +521,16 @@ static int load_flow(const struct cut_settings *s, struct cut_flow_cfg *flow,
     }
     flow->mode = flow->mode_set ? flow->mode_choice - 1 : 0;
 
+    /* The reconciler's thresholds: the top level's, then the flow's own. */
+    flow->recon = s->recon;
+    flow->recon.webhook_url = NULL; /* owned by the top level */
+    const struct cut_node *rnode = cut_node_get(value, "reconciler");
+    if (rnode != NULL && !cut_node_is_null(rnode)) {
+        char *sub = join(path, "reconciler");
+        nerr += cut_cfg_apply(flow_recon_keys, rnode, flow, sub ? sub : path, NULL, ctx);
+        free(sub);
+    }
+
     node = section(value, "source", path, flow->line, ctx, &nerr);
     if (node != NULL) {
         char *sub = join(path, "source");
@@ -534,6 +647,8 @@ int cut_settings_load(const char *path, struct cut_settings *s, struct cut_cfg_e
     nerr += cut_cfg_apply(state_keys, cut_node_get(root, "state"), s, "state", NULL, &ctx);
     nerr += cut_cfg_apply(registry_keys, cut_node_get(root, "schema_registry"), s,
                           "schema_registry", NULL, &ctx);
+    nerr +=
+        cut_cfg_apply(recon_keys, cut_node_get(root, "reconciler"), s, "reconciler", NULL, &ctx);
     /* Connections first, whatever the order in the file: flows refer to them. */
     nerr += load_conns(s, cut_node_get(root, "connections"), &ctx);
     nerr += load_flows(s, cut_node_get(root, "flows"), &ctx);
@@ -594,6 +709,7 @@ void cut_settings_fini(struct cut_settings *s)
     cut_cfg_release(bridge_keys, s);
     cut_cfg_release(state_keys, s);
     cut_cfg_release(registry_keys, s);
+    cut_cfg_release(recon_keys, s);
     cut_cfg_release(top_keys, s);
     free(s->file);
     memset(s, 0, sizeof(*s));
@@ -607,7 +723,9 @@ void cut_settings_doc(void *out)
     cut_cfg_doc(bridge_keys, "bridge", fp);
     cut_cfg_doc(state_keys, "state", fp);
     cut_cfg_doc(registry_keys, "schema_registry", fp);
+    cut_cfg_doc(recon_keys, "reconciler", fp);
     cut_cfg_doc(flow_keys, "flows.NAME", fp);
+    cut_cfg_doc(flow_recon_keys, "flows.NAME.reconciler (overrides; default: the top level's)", fp);
     cut_cfg_doc(top_keys, "(top level)", fp);
     for (size_t i = 0; cut_connectors[i] != NULL; i++) {
         const struct cut_connector *c = cut_connectors[i];

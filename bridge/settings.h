@@ -30,6 +30,25 @@ struct cut_conn_cfg {
     void *settings; /**< connector->conn_size bytes, filled by conn_keys */
 };
 
+/** The reconciler's settings: the top-level `reconciler:` section, and a
+ *  flow's `reconciler:` overrides of the thresholds (which start as copies
+ *  of the top-level ones). */
+struct cut_recon_settings {
+    int64_t interval_ms;        /**< top level only */
+    int64_t window_ms;          /**< top level only */
+    char *webhook_url;          /**< top level only; secret */
+    int64_t webhook_timeout_ms; /**< top level only */
+    int64_t readback_sample;    /**< top level only: 1-in-N, 0 = read-back off */
+    int64_t settle_ms;
+    int64_t min_messages;
+    double kafka_error_rate;
+    double loss_rate;
+    double latency_ratio;
+    int64_t latency_floor_ms;
+    double consistency_alert;
+    int64_t soak_ms;
+};
+
 struct cut_flow_cfg {
     char *name;
     int line;
@@ -45,7 +64,8 @@ struct cut_flow_cfg {
     char *type_property;          /**< property naming the message type; NULL: JMSType */
     int64_t secondary_timeout_ms; /**< silence after which a secondary counts as failed */
     char *mapping; /**< mapping file, resolved against the config's folder; NULL: passthrough */
-    void *kafka_settings; /**< kafka->sink_size bytes, filled by its sink_keys */
+    void *kafka_settings;            /**< kafka->sink_size bytes, filled by its sink_keys */
+    struct cut_recon_settings recon; /**< thresholds: the top level's, then the flow's */
 };
 
 struct cut_settings {
@@ -56,10 +76,11 @@ struct cut_settings {
     struct cut_kv_list kafka;    /**< free-form librdkafka properties */
     char *registry_url;          /**< Confluent-compatible Schema Registry base URL, or NULL */
     char *registry_username;
-    char *registry_password;   /**< secret */
-    char *state_path;          /**< the state store (sqlite file) */
-    int64_t state_poll_ms;     /**< how often a running bridge looks for mode changes */
-    int64_t tracking_flush_ms; /**< how often tracking counters are written */
+    char *registry_password;         /**< secret */
+    char *state_path;                /**< the state store (sqlite file) */
+    int64_t state_poll_ms;           /**< how often a running bridge looks for mode changes */
+    int64_t tracking_flush_ms;       /**< how often tracking counters are written */
+    struct cut_recon_settings recon; /**< the `reconciler:` section */
     struct cut_conn_cfg *conns;
     size_t n_conns;
     struct cut_flow_cfg *flows;

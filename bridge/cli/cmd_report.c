@@ -94,11 +94,17 @@ static struct cut_recon_flow *config_flows(const struct cut_state_cli *cli, size
     struct cut_recon_flow *flows = calloc(*n ? *n : 1, sizeof(*flows));
     for (size_t i = 0; flows != NULL && i < *n; i++) {
         const struct cut_flow_cfg *cfg = &cli->settings.flows[i];
-        /* Per-flow thresholds come with the `reconciler:` config section;
-         * until then every flow has the defaults. */
+        const struct cut_recon_settings *r = &cfg->recon;
         flows[i] = (struct cut_recon_flow){
             .name = cfg->name,
-            .th = cut_recon_thresholds_default(),
+            .th = {.settle_ms = r->settle_ms,
+                   .min_messages = (uint64_t)r->min_messages,
+                   .kafka_error_rate = r->kafka_error_rate,
+                   .loss_rate = r->loss_rate,
+                   .latency_ratio = r->latency_ratio,
+                   .latency_floor_us = r->latency_floor_ms * 1000,
+                   .consistency_alert = r->consistency_alert,
+                   .soak_ms = r->soak_ms},
             .config_mode = cfg->mode_set ? cfg->mode : -1,
         };
     }

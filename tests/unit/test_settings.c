@@ -208,7 +208,7 @@ static void test_settings_unknown_top_level_key_is_error(void **state)
     (void)state;
     assert_settings_error("bridge: {}\nflow:\n  x: {}\n", 2,
                           "flow: unknown key (did you mean \"flows\"? known: kafka, bridge, "
-                          "state, schema_registry, connections, flows)");
+                          "state, schema_registry, connections, flows, reconciler)");
 }
 
 static void test_settings_unknown_protocol_lists_registered(void **state)

@@ -82,6 +82,8 @@ enum cut_cfg_type {
     CUT_CFG_MS,     /**< int64_t milliseconds: "250ms", "5s", "2m", "1h" or a bare number of ms */
     CUT_CFG_ENUM,   /**< int: index into choices */
     CUT_CFG_PROPS,  /**< struct cut_kv_list: a free-form map of scalars */
+    CUT_CFG_FLOAT,  /**< double: a decimal ("0.05", "2.5") or a percentage ("5%", "0.1%"),
+                         within [fmin, fmax] */
 };
 
 /** A free-form list of string properties (librdkafka settings, say). */
@@ -106,6 +108,7 @@ struct cut_cfg_key {
     bool required;
     bool secret;                /**< never printed, logged or returned */
     int64_t min, max;           /**< CUT_CFG_INT / CUT_CFG_MS bounds (ignored when both 0) */
+    double fmin, fmax;          /**< CUT_CFG_FLOAT bounds (ignored when both 0) */
     const char *const *choices; /**< CUT_CFG_ENUM: NULL-terminated */
     const char *desc;           /**< one line for the generated reference */
 };
