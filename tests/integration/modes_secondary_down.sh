@@ -51,6 +51,11 @@ bridge:
   shutdown_timeout: 30s
 state:
   path: $db
+# This test drives the modes by hand; the reconciler's automatic rollback
+# (tested on its own in rollback_kafka_failing.sh) must not move them too:
+# no check can reach this many messages.
+reconciler:
+  min_messages: 1000000000
 kafka:
   bootstrap.servers: \${KAFKA_BOOTSTRAP:-127.0.0.1:9092}
 connections:
