@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "amqp10.h"
+#include "cutover/backoff.h"
 #include "cutover/log.h"
 
 #define LOG_COMPONENT "amqp10"
@@ -58,20 +59,7 @@ const struct cut_cfg_key cut_amqp10_conn_keys[] = {
      .min = 100,
      .max = 600000,
      .desc = "bound on one connection attempt: TCP, TLS, SASL, open, begin and attach"},
-    {.name = "reconnect_backoff_min",
-     .type = CUT_CFG_MS,
-     .offset = CONN_OFF(reconnect_backoff_min_ms),
-     .def = "100ms",
-     .min = 1,
-     .max = 3600000,
-     .desc = "first wait before reconnecting after a failure"},
-    {.name = "reconnect_backoff_max",
-     .type = CUT_CFG_MS,
-     .offset = CONN_OFF(reconnect_backoff_max_ms),
-     .def = "10s",
-     .min = 1,
-     .max = 3600000,
-     .desc = "longest wait between reconnect attempts (exponential, full jitter)"},
+    CUT_BACKOFF_CFG_KEYS(CONN_OFF(reconnect_backoff_min_ms), CONN_OFF(reconnect_backoff_max_ms)),
     {.name = "tls",
      .type = CUT_CFG_BOOL,
      .offset = CONN_OFF(tls),

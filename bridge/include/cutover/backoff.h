@@ -8,7 +8,27 @@
 #ifndef CUTOVER_BACKOFF_H
 #define CUTOVER_BACKOFF_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The two config keys every connection has for it, for a connector's
+ * conn_keys table: reconnect_backoff_min and reconnect_backoff_max, filling
+ * the int64_t ms fields at @p min_off and @p max_off (offsetof values).
+ */
+#define CUT_BACKOFF_CFG_KEYS(min_off, max_off)                                                     \
+    {.name = "reconnect_backoff_min",                                                              \
+     .type = CUT_CFG_MS,                                                                           \
+     .offset = (min_off),                                                                          \
+     .def = "100ms",                                                                               \
+     .min = 1,                                                                                     \
+     .max = 3600000,                                                                               \
+     .desc = "first wait before reconnecting after a failure"},                                    \
+    {                                                                                              \
+        .name = "reconnect_backoff_max", .type = CUT_CFG_MS, .offset = (max_off), .def = "10s",    \
+        .min = 1, .max = 3600000,                                                                  \
+        .desc = "longest wait between reconnect attempts (exponential, full jitter)"               \
+    }
 
 struct cut_backoff {
     int64_t min_ms;
