@@ -1,5 +1,5 @@
-# The broker-restart tests (restart_rabbitmq.sh, restart_artemis.sh,
-# restart_kafka.sh): COUNT messages stream through one flow into Kafka; the
+# The broker-restart tests (restart_amqp091_flow.sh for RabbitMQ and Kafka,
+# restart_artemis.sh): COUNT messages stream through one flow into Kafka; the
 # first half is on the source before the bridge starts, the broker is
 # restarted (deploy/lab/lab stop X && start X: persisted messages survive)
 # once the bridge has forwarded some, and the second half is sent after.

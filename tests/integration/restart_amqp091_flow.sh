@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# RabbitMQ restarted mid-stream under a RabbitMQ (0-9-1) -> Kafka flow: see
-# lib_restart.sh for the procedure and what passes. Messages: persistent,
-# from cut-amqp091-check (ids "<queue>-<seq>"); Kafka checked by cut-verify.
-# Stops and starts the shared lab's RabbitMQ: run it alone.
+# BROKER (rabbitmq: the source; kafka: the target) restarted mid-stream
+# under a RabbitMQ (0-9-1) -> Kafka flow: see lib_restart.sh for the
+# procedure and what passes. Messages: persistent, from cut-amqp091-check
+# (ids "<queue>-<seq>"); Kafka checked by cut-verify. Stops and starts that
+# broker of the shared lab (Kafka also holds the registry's data): run it
+# alone.
 #
-# usage: restart_rabbitmq.sh CUTOVER CUT_AMQP091_CHECK CUT_VERIFY [COUNT]
+# usage: restart_amqp091_flow.sh BROKER CUTOVER CUT_AMQP091_CHECK CUT_VERIFY [COUNT]
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_fidelity.sh"
 source "$(dirname "$0")/lib_restart.sh"
-CUTOVER=$1 CHECK=$2 VERIFY=$3 COUNT=${4:-50000} BROKER=rabbitmq
+BROKER=$1 CUTOVER=$2 CHECK=$3 VERIFY=$4 COUNT=${5:-50000}
+case $BROKER in
+rabbitmq | kafka) ;;
+*) it_fail "BROKER must be rabbitmq or kafka, not \"$BROKER\"" ;;
+esac
 
 it_lab rabbitmq kafka
 
 rt_setup() {
-    RT_QUEUE=$(it_unique it.rt.rabbit)
-    RT_TOPIC=$(it_unique it-rt-rabbit)
+    RT_QUEUE=$(it_unique "it.rt.$BROKER")
+    RT_TOPIC=$(it_unique "it-rt-$BROKER")
     RT_KEPT="RabbitMQ queue $RT_QUEUE, Kafka topic $RT_TOPIC"
     cat >"$work/cutover.yaml" <<YAML
 bridge:
-  name: it-restart-rabbitmq
+  name: it-restart-$BROKER
   shutdown_timeout: 30s
 state:
   path: $work/cutover.db
